@@ -1,0 +1,88 @@
+"""Every chapter of the book executes end to end at the `smoke` profile (one test each), then the book is
+rendered from those executed notebooks and every page is opened in headless Chromium, as a reader would."""
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from minfo.book import execute_chapter, render_html, toc_files
+
+FILES = toc_files(ROOT / "_toc.yml")
+INDEX, CHAPTERS = FILES[0], FILES[1:]
+
+
+def _execute(book, f):
+    params = {"profile": "smoke", "device": "cpu", "results_dir": str(book["results"])}
+    execute_chapter(ROOT / f"{f}.ipynb", book["stage"] / f"{f}.ipynb", params, ROOT / "minfo", force=True)
+    book["ran"].add(f)
+
+
+def test_toc_lists_every_notebook():
+    listed = {Path(f).name for f in FILES}
+    on_disk = {p.stem for p in (ROOT / "nbs").glob("*.ipynb")}
+    assert listed == on_disk, f"in nbs/ but not in _toc.yml: {on_disk - listed}; in _toc.yml only: {listed - on_disk}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_runs_at_smoke(smoke_book, chapter):
+    _execute(smoke_book, chapter)
+
+
+def test_book_renders_and_reads_well(smoke_book):
+    "Index last (it collects the claims); render with -W; open each page in headless Chromium."
+    for f in CHAPTERS:
+        if f not in smoke_book["ran"]:
+            _execute(smoke_book, f)
+    _execute(smoke_book, INDEX)
+    html = render_html(ROOT, smoke_book["stage"], smoke_book["base"])
+    pages = ["index.html"] + [f"{f}.html" for f in FILES[1:]]
+    missing = [p for p in pages if not (html / p).exists()]
+    assert not missing, f"pages missing from the book: {missing}"
+    problems = _browse(html, pages)
+    assert not problems, "\n".join(problems)
+
+
+def _browse(html: Path, pages: list[str]) -> list[str]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+              "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
+    problems = []
+    try:
+        for page in pages:
+            driver.get(f"http://127.0.0.1:{server.server_port}/{page}")
+            driver.execute_script("return document.readyState")
+            title = driver.title
+            if not title or "404" in title:
+                problems.append(f"{page}: no page (title {title!r})")
+            body = driver.find_element("tag name", "main").text
+            if len(body) < 200:
+                problems.append(f"{page}: almost empty ({len(body)} characters)")
+            errors = driver.execute_script(
+                "return [...document.querySelectorAll('.traceback, .output.error, .cell_output .stderr')]"
+                ".map(e => e.innerText.slice(0, 300))")
+            if any("Traceback" in e or "Error" in e for e in errors):
+                problems.append(f"{page}: error output in a cell: {errors[:2]}")
+            broken = driver.execute_script(
+                "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            if broken:
+                problems.append(f"{page}: broken images {broken}")
+            for entry in driver.get_log("browser"):
+                if entry["level"] == "SEVERE" and "favicon" not in entry["message"]:
+                    problems.append(f"{page}: console error {entry['message'][:300]}")
+    finally:
+        driver.quit()
+        server.shutdown()
+    return problems

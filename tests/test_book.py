@@ -38,8 +38,8 @@ def test_book_renders_and_reads_well(smoke_book):
             _execute(smoke_book, f)
     _execute(smoke_book, INDEX)
     html = render_html(ROOT, smoke_book["stage"], smoke_book["base"])
-    pages = ["index.html"] + [f"{f}.html" for f in FILES[1:]]
-    missing = [p for p in pages if not (html / p).exists()]
+    pages = [f"{f}.html" for f in FILES]
+    missing = [p for p in ["index.html"] + pages if not (html / p).exists()]
     assert not missing, f"pages missing from the book: {missing}"
     problems = _browse(html, pages)
     assert not problems, "\n".join(problems)
@@ -48,8 +48,10 @@ def test_book_renders_and_reads_well(smoke_book):
 def _browse(html: Path, pages: list[str]) -> list[str]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
+    from selenium.webdriver.support.wait import WebDriverWait
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    handler = functools.partial(Quiet, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     opts = webdriver.ChromeOptions()
@@ -67,7 +69,7 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
             title = driver.title
             if not title or "404" in title:
                 problems.append(f"{page}: no page (title {title!r})")
-            body = driver.find_element("tag name", "main").text
+            body = driver.execute_script("const m = document.querySelector('main'); return m ? m.innerText : ''")
             if len(body) < 200:
                 problems.append(f"{page}: almost empty ({len(body)} characters)")
             errors = driver.execute_script(
@@ -82,6 +84,8 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
             for entry in driver.get_log("browser"):
                 if entry["level"] == "SEVERE" and "favicon" not in entry["message"]:
                     problems.append(f"{page}: console error {entry['message'][:300]}")
+        driver.get(f"http://127.0.0.1:{server.server_port}/index.html")  # the book's front door redirects
+        WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith(pages[0]))
     finally:
         driver.quit()
         server.shutdown()

@@ -48,6 +48,7 @@ def test_book_renders_and_reads_well(smoke_book):
 def _browse(html: Path, pages: list[str]) -> list[str]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.wait import WebDriverWait
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args): pass
@@ -72,6 +73,12 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
             body = driver.execute_script("const m = document.querySelector('main'); return m ? m.innerText : ''")
             if len(body) < 200:
                 problems.append(f"{page}: almost empty ({len(body)} characters)")
+            find_raw_tex = ("return [...document.querySelectorAll('main p, main li')].map(e => e.innerText)"
+                            ".filter(t => /\\\\\\(|\\$\\$/.test(t)).slice(0, 2)")
+            try:  # MathJax typesets after the page loads
+                WebDriverWait(driver, 15, 0.25).until(lambda d: not d.execute_script(find_raw_tex))
+            except TimeoutException:
+                problems.append(f"{page}: maths not rendered: {driver.execute_script(find_raw_tex)}")
             errors = driver.execute_script(
                 "return [...document.querySelectorAll('.traceback, .output.error, .cell_output .stderr')]"
                 ".map(e => e.innerText.slice(0, 300))")

@@ -17,7 +17,8 @@ from pathlib import Path
 from .run import PROFILE_NAMES, atomic_write_json, resolve_device
 
 # %% auto #0
-__all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'execute_chapter', 'build_book', 'render_html', 'main']
+__all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'execute_chapter', 'build_book', 'render_html',
+           'main']
 
 # %% ../nbs/01b_book.ipynb #61668c39
 def toc_files(toc: str | Path = "_toc.yml") -> list[str]:
@@ -57,17 +58,23 @@ def fingerprint(nb_path: str | Path, params: dict, lib_dir: str | Path, extra: s
     return h.hexdigest()
 
 
-def _hide_injected_parameters_like_source(nb_path: Path) -> None:
-    "Give papermill's injected-parameters cell the `remove-*` tags of the notebook's own parameters cell."
+def prepare_for_book(nb_path: Path) -> None:
+    "Ready an executed notebook for the page: the title first; nbdev's `default_exp` and `hide` cells (and the injected parameters where the notebook hides its own) removed."
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
     tags_of = lambda c: c.get("metadata", {}).get("tags", [])
     hide = [t for c in nb.cells if "parameters" in tags_of(c) for t in tags_of(c) if t.startswith("remove-")]
-    if hide:
-        for c in nb.cells:
-            if "injected-parameters" in tags_of(c):
-                c.metadata["tags"] = sorted(set(tags_of(c)) | set(hide))
-        nbformat.write(nb, nb_path)
+    for c in nb.cells:
+        first = c.source.lstrip().split("\n", 1)[0].replace(" ", "") if c.cell_type == "code" else ""
+        extra = ["remove-cell"] if first.startswith(("#|default_exp", "#|hide")) else []
+        if "injected-parameters" in tags_of(c):
+            extra += hide
+        if extra:
+            c.setdefault("metadata", {})["tags"] = sorted(set(tags_of(c)) | set(extra))
+    titles = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")]
+    if titles and titles[0] > 0:  # nbdev puts the exported imports above the title; a page starts with its title
+        nb.cells.insert(0, nb.cells.pop(titles[0]))
+    nbformat.write(nb, nb_path)
 
 
 def execute_chapter(src: str | Path,  # the source notebook
@@ -90,7 +97,7 @@ def execute_chapter(src: str | Path,  # the source notebook
     tmp = dst.with_name(f".{dst.stem}.partial.ipynb")
     pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent.resolve()),
                         kernel_name="python3", progress_bar=False)
-    _hide_injected_parameters_like_source(tmp)
+    prepare_for_book(tmp)
     os.replace(tmp, dst)
     atomic_write_json(stamp, {"fingerprint": fp, "params": params})
     return True

@@ -212,3 +212,11 @@ def test_mine_ema_converges_to_the_mean():
     assert ema.item() == pytest.approx(target.item(), rel=1e-9)
     ema = mine(tj, tm, torch.tensor(100.0), alpha=0.05).ema
     assert ema.item() == pytest.approx(0.95 * 100 + 0.05 * target.item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mine_state_keeps_the_scores_dtype(dtype):
+    tj, tm = scores(2, 4, dtype=dtype), scores(2, 5, seed=1, dtype=dtype)
+    out = mine(tj, tm)
+    assert out.ema.dtype == out.value.dtype == out.loss.dtype == dtype
+    assert mine(tj, tm, out.ema.double()).ema.dtype == dtype  # any float state is accepted

@@ -1,0 +1,113 @@
+"minfo.evaluate: bad input, probes on known problems, NMI through chapter 3's estimator."
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minfo.encoders import resnet18
+from minfo.evaluate import extract_features, label_entropy, linear_probe, mlp_probe, nmi
+
+torch.set_num_threads(1)
+
+
+def blobs(n, d=6, k=3, sep=3.0, seed=0):
+    centers = torch.randn(k, d, generator=torch.Generator().manual_seed(123)) * sep   # shared by every split
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    return centers[y] + torch.randn(n, d, generator=g), y
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (lambda f, y: (f[:5], y), "5 rows"),
+    (lambda f, y: (f, y.float()), "integer class labels"),
+    (lambda f, y: (f.long(), y), "floating point"),
+    (lambda f, y: (f, y.bool()), "integer class labels"),
+    (lambda f, y: (f, torch.zeros_like(y)), "single class"),
+    (lambda f, y: (f[:, :, None], y), "2-D"),
+    (lambda f, y: (f, -y), "non-negative"),
+    (lambda f, y: (torch.where(f > 2, float("inf"), f), y), "non-finite"),
+])
+def test_bad_input(bad, msg):
+    f, y = blobs(60)
+    fv, yv = blobs(30, seed=1)
+    fb, yb = bad(f, y)
+    with pytest.raises(ValueError, match=msg):
+        linear_probe(fb, yb, fv, yv)
+    with pytest.raises(ValueError, match=msg):
+        mlp_probe(fb, yb, fv, yv, epochs=1)
+    with pytest.raises(ValueError, match=msg):
+        nmi(fb, yb, steps=1)
+
+
+def test_validation_split_errors():
+    f, y = blobs(60)
+    with pytest.raises(ValueError, match="validation"):
+        linear_probe(f, y, f[:10], y[:9])
+    with pytest.raises(ValueError, match="columns"):
+        linear_probe(f, y, f[:, :2], y)
+    with pytest.raises(ValueError, match="unknown method"):
+        linear_probe(f, y, f, y, method="newton")
+
+
+def test_linear_probe_numpy_and_torch_agree():
+    f, y = blobs(300); fv, yv = blobs(150, seed=1)
+    a = linear_probe(f, y, fv, yv)
+    b = linear_probe(f.numpy().astype(np.float64), y.numpy(), fv.numpy(), yv.numpy())
+    assert a == b and a > 0.95
+
+
+def test_lbfgs_and_adam_solve_the_same_problem():
+    "Both minimize CE + λ/2‖W‖²; on an easy problem with enough Adam steps they reach the same accuracy"
+    f, y = blobs(1000, d=20, k=5, sep=0.6); fv, yv = blobs(1000, d=20, k=5, sep=0.6, seed=1)
+    a, ma = linear_probe(f, y, fv, yv, method="lbfgs", tol=1e-9, weight_decay=1e-4, return_model=True)
+    b, mb = linear_probe(f, y, fv, yv, method="adam", epochs=300, lr=5e-3, weight_decay=1e-4, return_model=True)
+    assert abs(a - b) <= 0.01
+    z = (f - f.mean(0)) / f.std(0)                      # the probes see standardized features
+
+    def objective(m):
+        with torch.no_grad():
+            return (torch.nn.functional.cross_entropy(m(z), y) + 0.5 * 1e-4 * m.weight.pow(2).sum()).item()
+    assert objective(ma) <= objective(mb) + 1e-4        # L-BFGS reaches (at least) Adam's optimum
+
+
+def test_default_tolerance_matches_tight_tolerance():
+    f, y = blobs(2000, d=30, k=10, sep=0.4); fv, yv = blobs(1000, d=30, k=10, sep=0.4, seed=1)
+    assert abs(linear_probe(f, y, fv, yv) - linear_probe(f, y, fv, yv, tol=1e-9)) <= 0.005
+
+
+def test_mlp_probe_beats_linear_on_xor():
+    g = torch.Generator().manual_seed(0)
+    f = torch.rand(800, 2, generator=g) * 2 - 1; y = ((f[:, 0] > 0) ^ (f[:, 1] > 0)).long()
+    fv = torch.rand(400, 2, generator=g) * 2 - 1; yv = ((fv[:, 0] > 0) ^ (fv[:, 1] > 0)).long()
+    assert linear_probe(f, y, fv, yv) < 0.7
+    assert mlp_probe(f, y, fv, yv, hidden=(32, 32, 32), dropout=(0.1, 0.1, 0.1), epochs=40, lr=1e-2,
+                     batch_size=64) > 0.9
+
+
+def test_extract_features_eval_mode_and_batches():
+    net = resnet18(in_channels=1, width=2)
+    net.train()
+    x = torch.randn(7, 1, 28, 28)
+    a = extract_features(net, x, batch_size=2)
+    b = extract_features(net, x, batch_size=7)
+    assert net.training
+    for k in a: np.testing.assert_allclose(a[k], b[k], atol=1e-5)
+    assert set(extract_features(net, x, taps=["B4"])) == {"B4"}
+
+
+def test_label_entropy():
+    assert label_entropy(np.arange(100) % 4) == pytest.approx(math.log(4))
+    assert label_entropy(torch.tensor([1, 1, 2, 2, 2, 2])) == pytest.approx(-(1 / 3) * math.log(1 / 3) - (2 / 3) * math.log(2 / 3))
+
+
+def test_nmi_orders_informative_and_noise_features():
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(1000) % 10
+    info = torch.nn.functional.one_hot(y, 12).float() * 3 + torch.randn(1000, 12, generator=g)
+    noise = torch.randn(1000, 12, generator=g)
+    kw = dict(hidden=(32, 32), dropout=(0.0, 0.0), batch_size=128, lr=3e-3, steps=200, device="cpu")
+    d = nmi(info, y, return_details=True, **kw)
+    assert d["entropy"] == pytest.approx(math.log(10)) and d["nmi"] == pytest.approx(d["mi"] / d["entropy"])
+    assert d["nmi"] > 0.5 and len(d["history"]) > 5
+    assert nmi(noise, y, **kw) < 0.1

@@ -192,3 +192,14 @@ def test_gaussians_and_epochs():
     c = JointCritic(3, 2, hidden=(4,), n_critics=2)
     assert c.flat.shape == (2, 3 * 0 + (5 * 4 + 4 + 4 + 1))
     assert SeparableCritic(3, 2, hidden=(4,), embed_dim=3).n_params > 0 and BilinearCritic(3, 2).n_params == 6
+
+
+def test_bf16_matmuls_close_not_default():
+    "bfloat16 matmuls are an opt-in speed option: same run, estimates close to fp32 but not identical"
+    kw = dict(bound="nwj", hidden=(64, 64), batch_size=128, steps=200, lr=1e-3, eval_every=20, device="cpu")
+    a = estimate_mi(CorrelatedGaussians(mi=5.0), **kw)
+    b = estimate_mi(CorrelatedGaussians(mi=5.0), matmul_dtype="bf16", **kw)
+    assert a.config["matmul_dtype"] == "fp32" and b.config["matmul_dtype"] == "bf16"
+    assert np.abs(a.history - b.history).max() < 0.3 and not np.array_equal(a.history, b.history)
+    with pytest.raises(ValueError, match="joint critic only"):
+        estimate_mi(CorrelatedGaussians(mi=1.0), critic="bilinear", matmul_dtype="bf16")

@@ -1,0 +1,115 @@
+"""Benchmark: train_critics (K critics stacked in one model) against the usual plain PyTorch loop.
+
+(a) plain: one nn.Sequential critic per MI level trained in turn (Adam, two forward passes: joint and shuffled pairs)
+(b) minfo: train_critics over the same K MI levels at once (same maths: NWJ, shuffle negatives, Adam)
+plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in the same process.
+FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
+
+    .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 2] [--threads N] [--bf16] [--json PATH]
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import torch
+
+from minfo.estimate import train_critics
+from minfo.gaussians import CorrelatedGaussians
+
+LEVELS = (2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0)
+
+
+def sync(dev):
+    if dev.type == "cuda": torch.cuda.synchronize()
+
+
+def ceiling(dev, n=2048, reps=10):
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    best = 0.0
+    for _ in range(reps + 2):
+        sync(dev); t = time.perf_counter(); a @ b; sync(dev)
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def plain(levels, hidden, N, steps, lr, dev, seed=0):
+    "The usual code, one critic per configuration in turn"
+    t0 = time.perf_counter()
+    for i, m in enumerate(levels):
+        src = CorrelatedGaussians(mi=m)
+        torch.manual_seed(seed + i)
+        layers, d = [], 2 * src.dim
+        for h in hidden:
+            layers += [torch.nn.Linear(d, h), torch.nn.ELU()]; d = h
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(d, 1)).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr)
+        g = torch.Generator(device=dev).manual_seed(seed + i)
+        for _ in range(steps):
+            x, y = src.sample(N, generator=g)
+            perm = torch.randperm(N, generator=g, device=dev)
+            tj = net(torch.cat([x, y], 1)).squeeze(1)
+            tm = net(torch.cat([x, y[perm]], 1)).squeeze(1)
+            loss = -(tj.mean() - torch.exp(tm - 1).mean())
+            opt.zero_grad(); loss.backward(); opt.step()
+    sync(dev)
+    return len(levels) * steps / (time.perf_counter() - t0)
+
+
+def stacked(levels, hidden, N, steps, lr, dev, matmul_dtype=None):
+    t0 = time.perf_counter()
+    train_critics([CorrelatedGaussians(mi=m) for m in levels], bound="nwj", hidden=hidden, batch_size=N, steps=steps,
+                  lr=lr, device=str(dev), eval_every=steps, matmul_dtype=matmul_dtype)
+    sync(dev)
+    return len(levels) * steps / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=2, help="alternate (a) and (b) this many times; best of each")
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--hidden", default="512,512")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
+    args = ap.parse_args()
+    os.environ.setdefault("MINFO_PROGRESS", "0")
+    if args.threads: torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    d, N = 20, args.batch
+    fwd = 2 * (2 * N) * (2 * d * hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:])) + hidden[-1])
+    flops = 3 * fwd
+    plain(LEVELS, hidden, N, 3, 1e-4, dev); stacked(LEVELS, hidden, N, 3, 1e-4, dev)  # warm-up
+    a = b = 0.0
+    for _ in range(args.repeats):
+        a = max(a, plain(LEVELS, hidden, N, args.steps, 1e-4, dev))
+        b = max(b, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev))
+    c = 0.0
+    if args.bf16:
+        stacked(LEVELS, hidden, N, 3, 1e-4, dev, "bf16")
+        for _ in range(args.repeats): c = max(c, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, "bf16"))
+    ceil = ceiling(dev)
+    res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), K=len(LEVELS),
+               steps=args.steps, ceiling_gflops=ceil, plain_steps_s=a, minfo_steps_s=b, ratio=b / a,
+               plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
+               gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__)
+    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} ELU, K={len(LEVELS)}, "
+          f"{args.steps} steps each, load avg {res['load_avg']:.2f}")
+    print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
+    print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
+    print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling")
+    print(f"ratio (b)/(a): {b / a:.2f}x")
+    if args.bf16:
+        res.update(minfo_bf16_steps_s=c, ratio_bf16=c / a)
+        print(f"(c) train_critics, bf16 matmuls (not the default; estimates differ at bf16 precision): "
+              f"{c:8.1f} critic-steps/s, {c / a:.2f}x (a)")
+    if args.json:
+        with open(args.json, "w") as f: json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILE_NAMES', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything', 'atomic_write_bytes',
-           'atomic_write_json', 'get_results_dir', 'config_hash', 'cache_path', 'cached', 'rng_state', 'set_rng_state',
-           'Checkpoint', 'checkpoint_for', 'progress', 'RunRecord', 'start_run', 'record_claim', 'load_claims',
-           'load_runs', 'markdown_table']
+__all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
+           'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'cache_path', 'cached',
+           'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress', 'RunRecord', 'start_run',
+           'record_claim', 'load_claims', 'load_runs', 'markdown_table']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -145,6 +145,9 @@ def cache_path(chapter: str, experiment: str, config: dict, results_dir: str | P
     return get_results_dir(results_dir) / chapter / f"{experiment}-{config_hash(config)}.pkl"
 
 
+CACHE_LOG: list[tuple[str, str, float | None, bool]] = []  # (chapter, experiment, compute seconds, read from cache) per call
+
+
 def cached(chapter: str,  # e.g. "03_high_mi"
            experiment: str,  # e.g. "fig1a"
            config: dict,  # everything the result depends on (JSON-able)
@@ -159,13 +162,18 @@ def cached(chapter: str,  # e.g. "03_high_mi"
             with open(path, "rb") as f:
                 entry = pickle.load(f)
             if entry.get("config_hash") == config_hash(config):
+                CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
                 return entry["result"]
             warnings.warn(f"cache entry {path} belongs to another configuration; recomputing")
         except Exception as e:  # a corrupted or foreign file is never trusted
             warnings.warn(f"cache entry {path} could not be read ({type(e).__name__}: {e}); recomputing")
+    t0 = time.perf_counter()
     result = compute()
+    seconds = time.perf_counter() - t0
+    CACHE_LOG.append((chapter, experiment, seconds, False))
     entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": config_hash(config),
-             "result": result, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "torch": torch.__version__}
+             "result": result, "seconds": seconds, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "torch": torch.__version__}
     atomic_write_bytes(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
     return result
 
@@ -254,20 +262,41 @@ class RunRecord:
     python: str = platform.python_version()
     started: float = field(default_factory=time.time)
     wall_s: float | None = None
+    compute_s: float | None = None  # time it took to compute this chapter's results, cached ones included
+    cached_results: int | None = None  # how many of them were read back from the cache
+    untimed_results: int | None = None  # cached results stored without their compute time
+
+    def __post_init__(self):
+        self._log_start = len(CACHE_LOG)
 
     def finish(self, results_dir: str | Path | None = None) -> "RunRecord":
-        "Stop the clock and store the record in the results folder (`runs/CHAPTER.json`)."
+        "Stop the clock, add up the compute time of this chapter's results, store the record (`runs/CHAPTER.json`)."
         self.wall_s = time.time() - self.started
+        mine = [e for e in CACHE_LOG[self._log_start:] if e[0] == self.chapter]
+        self.compute_s = sum(e[2] for e in mine if e[2] is not None)
+        self.untimed_results = sum(e[2] is None for e in mine)
+        self.cached_results = sum(e[3] for e in mine)
         atomic_write_json(get_results_dir(results_dir) / "runs" / f"{self.chapter}.json", asdict(self))
         return self
 
     def summary(self) -> str:
-        "One markdown line: profile, device, torch, threads and wall time."
-        wall = "running" if self.wall_s is None else f"{self.wall_s / 60:.1f} min" if self.wall_s >= 60 else f"{self.wall_s:.0f} s"
-        return (f"**Profile `{self.profile}`** · device `{self.device}` ({self.threads} CPU threads) · "
-                f"torch {self.torch_version} · python {self.python} · wall time {wall}")
+        "One markdown line: profile, device, torch, threads, wall time and the compute behind cached results."
+        text = (f"**Profile `{self.profile}`** · device `{self.device}` ({self.threads} CPU threads) · "
+                f"torch {self.torch_version} · python {self.python} · wall time {_duration(self.wall_s)}")
+        if self.cached_results:
+            text += (f" · {self.cached_results} result(s) read from the cache; computing all results took "
+                     f"{_duration(self.compute_s)}")
+            if self.untimed_results:
+                text += f" (not counting {self.untimed_results} stored without their time)"
+        return text
 
     def _repr_markdown_(self): return self.summary()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "running"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def start_run(chapter: str, profile: str, device: str | torch.device = "auto") -> RunRecord:

@@ -146,6 +146,7 @@ def cache_path(chapter: str, experiment: str, config: dict, results_dir: str | P
 
 
 CACHE_LOG: list[tuple[str, str, float | None, bool]] = []  # (chapter, experiment, compute seconds, read from cache) per call
+_CACHE_DEPTH = [0]  # how many `cached` computations are running (nested results are not counted twice)
 
 
 def cached(chapter: str,  # e.g. "03_high_mi"
@@ -157,20 +158,27 @@ def cached(chapter: str,  # e.g. "03_high_mi"
            ) -> Any:
     "The stored result of `compute()` for this configuration, or compute it and store it atomically."
     path = cache_path(chapter, experiment, config, results_dir)
+    outermost = _CACHE_DEPTH[0] == 0  # results cached inside another's computation are counted in that one's time
     if path.exists() and not force:
         try:
             with open(path, "rb") as f:
                 entry = pickle.load(f)
             if entry.get("config_hash") == config_hash(config):
-                CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
+                if outermost:
+                    CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
                 return entry["result"]
             warnings.warn(f"cache entry {path} belongs to another configuration; recomputing")
         except Exception as e:  # a corrupted or foreign file is never trusted
             warnings.warn(f"cache entry {path} could not be read ({type(e).__name__}: {e}); recomputing")
     t0 = time.perf_counter()
-    result = compute()
+    _CACHE_DEPTH[0] += 1
+    try:
+        result = compute()
+    finally:
+        _CACHE_DEPTH[0] -= 1
     seconds = time.perf_counter() - t0
-    CACHE_LOG.append((chapter, experiment, seconds, False))
+    if outermost:
+        CACHE_LOG.append((chapter, experiment, seconds, False))
     entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": config_hash(config),
              "result": result, "seconds": seconds, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
              "torch": torch.__version__}

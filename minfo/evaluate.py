@@ -104,6 +104,18 @@ def softmax_loss_grad(model: nn.Linear, X: torch.Tensor, Y: torch.Tensor, onehot
     model.bias.grad = g.sum(0)
     return loss
 
+def _fit_cross_entropy(model: nn.Module, opt, X: torch.Tensor, Y: torch.Tensor, epochs: int, batch_size: int,
+                       g: torch.Generator) -> None:
+    "Minibatch training of `model` on the cross-entropy of (X, Y): `epochs` passes, shuffled by generator `g`"
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(X), generator=g).to(X.device)
+        for i in range(0, len(X), batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(X[idx]), Y[idx]).backward()
+            opt.step()
+
 def linear_probe(f_train, y_train,             # training features [N, D] and labels [N]
                  f_val, y_val,                 # validation features [M, D] and labels [M]
                  method: str = "lbfgs",        # "lbfgs" (full batch, exact) | "adam" (App. C.2)
@@ -135,13 +147,7 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
     else:
         opt = torch.optim.Adam([{"params": [model.weight], "weight_decay": weight_decay},
                                 {"params": [model.bias], "weight_decay": 0.0}], lr=lr)
-        for _ in range(epochs):
-            perm = torch.randperm(len(X), generator=g).to(device)
-            for i in range(0, len(X), batch_size):
-                idx = perm[i:i + batch_size]
-                opt.zero_grad(set_to_none=True)
-                F.cross_entropy(model(X[idx]), Y[idx]).backward()
-                opt.step()
+        _fit_cross_entropy(model, opt, X, Y, epochs, batch_size, g)
     acc = _val_acc(model, f_val, y_val, device)
     return (acc, model.cpu()) if return_model else acc
 
@@ -172,14 +178,7 @@ def mlp_probe(f_train, y_train, f_val, y_val,
     model = mlp(f_train.shape[1], k, hidden, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     X, Y = f_train.to(device), y_train.to(device)
-    for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(len(X), generator=g).to(device)
-        for i in range(0, len(X), batch_size):
-            idx = perm[i:i + batch_size]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(X[idx]), Y[idx]).backward()
-            opt.step()
+    _fit_cross_entropy(model, opt, X, Y, epochs, batch_size, g)
     return _val_acc(model, f_val, y_val, device)
 
 # %% ../nbs/04_label_mi.ipynb #ae773c03

@@ -97,3 +97,15 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
         driver.quit()
         server.shutdown()
     return problems
+
+
+def test_unchanged_chapter_is_not_executed_again(tmp_path):
+    "A second build with nothing changed reads the executed chapter back (the fingerprint); a change re-executes it."
+    src = tmp_path / "nbs" / "01a_plots.ipynb"
+    src.parent.mkdir()
+    src.write_bytes((ROOT / "nbs" / "01a_plots.ipynb").read_bytes())
+    dst, params = tmp_path / "out" / "01a_plots.ipynb", {"profile": "smoke"}
+    assert execute_chapter(src, dst, params, ROOT / "minfo") is True
+    assert execute_chapter(src, dst, params, ROOT / "minfo") is False
+    src.write_text(src.read_text().replace("App. C.1", "App. C.1 "))
+    assert execute_chapter(src, dst, params, ROOT / "minfo") is True

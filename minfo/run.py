@@ -25,8 +25,8 @@ import torch
 # %% auto #0
 __all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
            'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'cache_path', 'cached',
-           'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress', 'RunRecord', 'start_run',
-           'record_claim', 'load_claims', 'load_runs', 'markdown_table']
+           'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress', 'RunRecord', 'format_duration',
+           'start_run', 'record_claim', 'load_claims', 'load_runs', 'markdown_table']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -290,10 +290,10 @@ class RunRecord:
     def summary(self) -> str:
         "One markdown line: profile, device, torch, threads, wall time and the compute behind cached results."
         text = (f"**Profile `{self.profile}`** · device `{self.device}` ({self.threads} CPU threads) · "
-                f"torch {self.torch_version} · python {self.python} · wall time {_duration(self.wall_s)}")
+                f"torch {self.torch_version} · python {self.python} · wall time {format_duration(self.wall_s)}")
         if self.cached_results:
             text += (f" · {self.cached_results} result(s) read from the cache; computing all results took "
-                     f"{_duration(self.compute_s)}")
+                     f"{format_duration(self.compute_s)}")
             if self.untimed_results:
                 text += f" (not counting {self.untimed_results} stored without their time)"
         return text
@@ -301,7 +301,8 @@ class RunRecord:
     def _repr_markdown_(self): return self.summary()
 
 
-def _duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None) -> str:
+    "'42 s' below a minute, else '3.5 min'; 'running' for None (not finished)."
     if seconds is None:
         return "running"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"

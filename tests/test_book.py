@@ -79,6 +79,11 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
                 WebDriverWait(driver, 15, 0.25).until(lambda d: not d.execute_script(find_raw_tex))
             except TimeoutException:
                 problems.append(f"{page}: maths not rendered: {driver.execute_script(find_raw_tex)}")
+            driver.set_script_timeout(30)  # typesetting done and every font it asked for loaded (or failed)
+            driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "const typeset = window.MathJax && MathJax.Hub ? new Promise(r => MathJax.Hub.Queue(r)) : Promise.resolve();"
+                "typeset.then(() => document.fonts.ready).then(() => done(true));")
             errors = driver.execute_script(
                 "return [...document.querySelectorAll('.traceback, .output.error, .cell_output .stderr')]"
                 ".map(e => e.innerText.slice(0, 300))")

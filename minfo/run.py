@@ -5,6 +5,7 @@
 # %% ../nbs/01_toolkit.ipynb #b831e47a
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -13,7 +14,9 @@ import pickle
 import platform
 import random
 import tempfile
+import sys
 import time
+import types
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,9 +27,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
-           'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'cache_path', 'cached',
-           'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress', 'RunRecord', 'format_duration',
-           'start_run', 'record_claim', 'load_claims', 'load_runs', 'markdown_table']
+           'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'code_fingerprint',
+           'cache_path', 'cached', 'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress_enabled',
+           'progress', 'RunRecord', 'format_duration', 'start_run', 'record_claim', 'load_claims', 'load_runs',
+           'markdown_table']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -136,13 +140,114 @@ def config_hash(config: dict) -> str:
         raise ValueError(f"configuration is not JSON-able: {e}") from e
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+# %% ../nbs/01_toolkit.ipynb #08566b94
+_NOT_CODE = {"_modidx", "__init__", "book", "cli"}  # never change a result: index, lazy names, book building, command line
+_FILE_INFO: dict[tuple, tuple[str, frozenset]] = {}  # (path, mtime, size) -> (sha256 of the source, minfo modules it imports)
+
+
+def _package_dir(package_dir=None) -> Path:
+    if package_dir is not None:
+        return Path(package_dir)
+    import minfo
+    return Path(minfo.__file__).resolve().parent
+
+
+def _module_name(module) -> str:
+    "`minfo.estimate`, `'minfo.estimate'` or `'estimate'` -> `'estimate'`."
+    name = module.__name__ if isinstance(module, types.ModuleType) else module
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"modules must be minfo modules or their names (e.g. 'minfo.estimate'), got {module!r}")
+    if name.startswith("minfo."):
+        name = name[len("minfo."):]
+    if not name.isidentifier():
+        raise ValueError(f"{module!r} is not the name of a minfo module (e.g. 'minfo.estimate' or 'estimate')")
+    return name
+
+
+def _minfo_imports(tree: ast.AST, present: set[str]) -> frozenset:
+    "The minfo modules (among `present`) that `tree` imports anywhere, inside functions too."
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                parts = a.name.split(".")
+                if parts[0] == "minfo" and len(parts) > 1:
+                    found.add(parts[1])
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level == 1 or (node.level == 0 and (mod == "minfo" or mod.startswith("minfo."))):
+                rest = mod[len("minfo"):].lstrip(".") if node.level == 0 else mod
+                if rest:
+                    found.add(rest.split(".")[0])
+                else:  # `from . import bounds` / `from minfo import estimate`: the names that are modules
+                    found.update(a.name for a in node.names)
+    return frozenset(found & present)
+
+
+def _file_info(path: Path, present: set[str]) -> tuple[str, frozenset]:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size, frozenset(present))
+    if key not in _FILE_INFO:
+        src = path.read_bytes()
+        _FILE_INFO[key] = (hashlib.sha256(src).hexdigest(), _minfo_imports(ast.parse(src), present))
+    return _FILE_INFO[key]
+
+
+def code_fingerprint(*modules,  # minfo modules or their names (`minfo.estimate`, "minfo.estimate", "estimate"); none: the whole library
+                     package_dir: str | Path | None = None,  # the package folder (default: the installed minfo)
+                     ) -> str:
+    "A 16-hex-digit SHA-256 of the source of `modules` and of every minfo module they import, transitively."
+    root = _package_dir(package_dir)
+    present = {p.stem for p in root.glob("*.py")}
+    todo = [_module_name(m) for m in modules] or sorted(present - _NOT_CODE)
+    missing = sorted(n for n in todo if n not in present)
+    if missing:
+        raise ValueError(f"no minfo module named {missing} in {root}; the modules are {sorted(present - {'_modidx'})}")
+    seen: dict[str, str] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen or name == "_modidx":
+            continue
+        digest, imports = _file_info(root / f"{name}.py", present)
+        seen[name] = digest
+        todo += sorted(imports - set(seen))
+    h = hashlib.sha256()
+    for name in sorted(seen):
+        h.update(f"{name}\0{seen[name]}\n".encode())
+    return h.hexdigest()[:16]
+
 # %% ../nbs/01_toolkit.ipynb #54318709
-def cache_path(chapter: str, experiment: str, config: dict, results_dir: str | Path | None = None) -> Path:
-    "Where `cached` stores the result of `experiment` of `chapter` run with `config`."
+def _code_key(code) -> str:
+    "The fingerprint that `code` (a module, a name, a list of them, or None = the whole library) stands for."
+    if code is None:
+        return code_fingerprint()
+    if isinstance(code, (list, tuple, set, frozenset)):
+        if not code:
+            raise ValueError("code must name at least one minfo module (or be None: the whole library)")
+        return code_fingerprint(*sorted(code, key=_module_name))
+    if isinstance(code, (str, types.ModuleType)):
+        return code_fingerprint(code)
+    raise TypeError(f"code must be a minfo module, its name, a list of them, or None, got {type(code).__name__}")
+
+
+def _entry_key(config: dict, code) -> tuple[str, str]:
+    "(hash of configuration and code fingerprint, the fingerprint)."
+    fp = _code_key(code)
+    return config_hash({"config": config, "code": fp}), fp
+
+
+def cache_path(chapter: str, experiment: str, config: dict, results_dir: str | Path | None = None,
+               code=None,  # whose code fingerprint is part of the key: see `cached`
+               ) -> Path:
+    "Where `cached` stores the result of `experiment` of `chapter` run with `config` by this version of the code."
+    return _cache_file(chapter, experiment, _entry_key(config, code)[0], results_dir)
+
+
+def _cache_file(chapter, experiment, key, results_dir) -> Path:
     for name, val in (("chapter", chapter), ("experiment", experiment)):
         if not isinstance(val, str) or not val or any(c in val for c in "/\\"):
             raise ValueError(f"{name} must be a non-empty name without slashes, got {val!r}")
-    return get_results_dir(results_dir) / chapter / f"{experiment}-{config_hash(config)}.pkl"
+    return get_results_dir(results_dir) / chapter / f"{experiment}-{key}.pkl"
 
 
 CACHE_LOG: list[tuple[str, str, float | None, bool]] = []  # (chapter, experiment, compute seconds, read from cache) per call
@@ -155,19 +260,21 @@ def cached(chapter: str,  # e.g. "03_high_mi"
            compute: Callable[[], Any],  # runs the experiment; its result must pickle
            results_dir: str | Path | None = None,
            force: bool = False,  # recompute even when a result is stored
+           code=None,  # the code it runs: a minfo module, its name, or a list of them (with what they import); None: all of minfo
            ) -> Any:
-    "The stored result of `compute()` for this configuration, or compute it and store it atomically."
-    path = cache_path(chapter, experiment, config, results_dir)
+    "The stored result of `compute()` for this configuration and code, or compute it and store it atomically."
+    key, fp = _entry_key(config, code)
+    path = _cache_file(chapter, experiment, key, results_dir)
     outermost = _CACHE_DEPTH[0] == 0  # results cached inside another's computation are counted in that one's time
     if path.exists() and not force:
         try:
             with open(path, "rb") as f:
                 entry = pickle.load(f)
-            if entry.get("config_hash") == config_hash(config):
+            if entry.get("config_hash") == key:
                 if outermost:
                     CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
                 return entry["result"]
-            warnings.warn(f"cache entry {path} belongs to another configuration; recomputing")
+            warnings.warn(f"cache entry {path} belongs to another configuration or code; recomputing")
         except Exception as e:  # a corrupted or foreign file is never trusted
             warnings.warn(f"cache entry {path} could not be read ({type(e).__name__}: {e}); recomputing")
     t0 = time.perf_counter()
@@ -179,7 +286,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
     seconds = time.perf_counter() - t0
     if outermost:
         CACHE_LOG.append((chapter, experiment, seconds, False))
-    entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": config_hash(config),
+    entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": key, "code": fp,
              "result": result, "seconds": seconds, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
              "torch": torch.__version__}
     atomic_write_bytes(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
@@ -246,17 +353,43 @@ class Checkpoint:
 
 
 def checkpoint_for(chapter: str, experiment: str, config: dict, results_dir: str | Path | None = None,
-                   every: int = 1000) -> Checkpoint:
-    "The checkpoint of (chapter, experiment, config), beside its cache entry."
-    p = cache_path(chapter, experiment, config, results_dir)
+                   every: int = 1000,
+                   code=None,  # as in `cached`: a checkpoint written by other code is never resumed
+                   ) -> Checkpoint:
+    "The checkpoint of (chapter, experiment, config, code), beside its cache entry."
+    p = cache_path(chapter, experiment, config, results_dir, code)
     return Checkpoint(p.parent / "checkpoints" / (p.stem + ".pt"), every=every)
 
 # %% ../nbs/01_toolkit.ipynb #d9c12389
-def progress(iterable: Iterable, **kwargs):
-    "`tqdm(iterable)`, silent when `MINFO_PROGRESS=0` or under pytest."
+def _in_kernel() -> bool:
+    "Whether this runs inside a Jupyter/IPython kernel (a notebook, papermill)."
+    shell = sys.modules.get("IPython") and getattr(sys.modules["IPython"], "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def progress_enabled(enabled: bool | None = None) -> bool:
+    "Whether `progress` shows a bar: `enabled` when given, else `MINFO_PROGRESS` (0 off, 1 on) when set, else off under pytest, else on in a terminal or a notebook kernel."
+    if enabled is not None and not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"enabled must be True, False or None (decide from the environment), got {enabled!r}")
+    if enabled is not None:
+        return bool(enabled)
+    env = os.environ.get("MINFO_PROGRESS", "")
+    if env in ("0", "1"):
+        return env == "1"
+    if "PYTEST_CURRENT_TEST" in os.environ:
+        return False
+    return sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty() or _in_kernel()
+
+
+def progress(iterable: Iterable,
+             enabled: bool | None = None,  # True/False force the bar on/off; None decides (see `progress_enabled`)
+             **kwargs,  # passed to `tqdm` (`desc`, `leave`, ...; `disable=True` is the same as `enabled=False`)
+             ):
+    "`tqdm(iterable)`, shown when `progress_enabled(enabled)` (a silent `tqdm` otherwise)."
     from tqdm import tqdm
-    disable = os.environ.get("MINFO_PROGRESS", "1") == "0" or "PYTEST_CURRENT_TEST" in os.environ
-    return tqdm(iterable, disable=kwargs.pop("disable", False) or disable, **kwargs)
+    off = kwargs.pop("disable", False)
+    on = progress_enabled(enabled) and not off
+    return tqdm(iterable, disable=not on, **kwargs)
 
 
 @dataclass

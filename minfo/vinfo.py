@@ -19,8 +19,9 @@ from .evaluate import softmax_loss_grad
 from .run import Checkpoint, progress, resolve_device
 
 # %% auto #0
-__all__ = ['TARGETS', 'ACTIVATIONS', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'fit_head', 'VInformation',
-           'v_information', 'v_entropy']
+__all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'fit_head',
+           'VInformation', 'v_information', 'v_entropy', 'reconstruction_error', 'train_vinfomax', 'probe_evaluator',
+           'train_infomax']
 
 # %% ../nbs/05a_vinfo.ipynb #24cfc82e
 TARGETS = ("gaussian", "categorical")
@@ -352,3 +353,175 @@ def v_entropy(x, y,                           # side information (None: H_V(Y|�
     s, fam = _settings(settings, kwargs), _family(family, target, hidden, activation)
     d = _prepare(x, y, target, held_out, s)
     return float((_null_nll(fam, d) if x is None else _cond_nll(fam, d, s)[0]).mean())
+
+# %% ../nbs/05a_vinfo.ipynb #c5dbb420
+SCHEDULES = ("alternating", "joint")
+
+def _phases(schedule: str, epochs: int, warmup_epochs: int) -> list[str]:
+    "The phase of every epoch: 'warmup' (decoder only), then the schedule"
+    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    _check("epochs", epochs, int, 1); _check("warmup_epochs", warmup_epochs, int, 0)
+    return ["warmup"] * (warmup_epochs if schedule == "alternating" else 0) + [schedule] * epochs
+
+def _updates(phase: str, t: int, c1: int, c2: int) -> tuple[bool, bool]:
+    "(update decoder, update encoder) at step `t` of `phase`"
+    if phase == "warmup": return True, False
+    if phase == "joint": return True, True
+    dec = t % (c1 + c2) < c1
+    return dec, not dec
+
+# %% ../nbs/05a_vinfo.ipynb #0c8d228e
+@torch.no_grad()
+def reconstruction_error(encoder: nn.Module, decoder: nn.Module, x: torch.Tensor, batch_size: int = 1024,
+                         device="auto") -> float:
+    "Mean squared error per input dimension of $\\varphi(e(x))$ against $x$, in eval mode"
+    device = resolve_device(device)
+    was = encoder.training, decoder.training
+    encoder.eval(); decoder.eval()
+    tot = sum(float((decoder(encoder(xb)) - xb.flatten(1)).pow(2).sum())
+              for xb in (x[i:i + batch_size].to(device) for i in range(0, len(x), batch_size)))
+    encoder.train(was[0]); decoder.train(was[1])
+    return tot / x[0].numel() / len(x)
+
+def _recon_step(encoder, decoder, opts, xb, dec: bool, enc: bool) -> float:
+    "One minibatch step of eq. (15) on the decoder and/or the encoder"
+    with torch.set_grad_enabled(enc): z = encoder(xb)
+    loss = F.mse_loss(decoder(z if enc else z.detach()), xb.flatten(1))
+    for o in opts.values(): o.zero_grad(set_to_none=True)
+    loss.backward()
+    if dec: opts["decoder"].step()
+    if enc: opts["encoder"].step()
+    return loss.item()
+
+# %% ../nbs/05a_vinfo.ipynb #252c0b53
+def _train_loop(encoder, modules: dict, opts: dict, phases: list[str], step: Callable, validate: Callable,
+                x: torch.Tensor, batch_size: int, evaluate, eval_every: int, augment, seed: int,
+                checkpoint: Checkpoint | None, device, desc: str) -> dict:
+    "Epochs of `step(xb, t, phase) -> loss`; per-epoch `validate()`; `evaluate(encoder)` at the main epochs"
+    gen = torch.Generator().manual_seed(int(seed))
+    hist, t, start = {"epoch": [], "phase": [], "train_loss": [], "val_loss": [], "eval": []}, 0, 0  # t: step in phase
+    if checkpoint is not None:
+        start, vals = checkpoint.restore(**modules, **{f"opt_{k}": o for k, o in opts.items()})
+        if start: hist, t = vals["hist"], vals["t"]; gen.set_state(vals["gen"])
+    warm = phases.count("warmup")
+    def run_eval(main_epoch):
+        if evaluate is None: return
+        encoder.eval(); hist["eval"].append({"epoch": main_epoch, **evaluate(encoder)})
+    if start == 0 and warm == 0: run_eval(0)
+    for ep in progress(range(start, len(phases)), desc=desc, leave=False):
+        for m in modules.values(): m.train()
+        if ep == 0 or phases[ep] != phases[ep - 1]: t = 0   # steps are counted within a phase
+        perm, tot = torch.randperm(len(x), generator=gen), 0.0
+        for i in range(0, len(x), batch_size):
+            xb = x[perm[i:i + batch_size]]
+            if augment is not None: xb = augment(xb, gen)
+            tot += step(xb.to(device), t, phases[ep]) * len(xb); t += 1
+        hist["epoch"].append(ep + 1); hist["phase"].append(phases[ep])
+        hist["train_loss"].append(tot / len(x)); hist["val_loss"].append(validate())
+        main = ep + 1 - warm
+        if main >= 0 and (main % eval_every == 0 or ep + 1 == len(phases)): run_eval(main)
+        if checkpoint is not None and checkpoint.due(ep + 1) and ep + 1 < len(phases):
+            checkpoint.save(ep + 1, **modules, **{f"opt_{k}": o for k, o in opts.items()}, hist=hist, t=t,
+                            gen=gen.get_state())
+    if checkpoint is not None: checkpoint.clear()
+    for m in modules.values(): m.eval()
+    return hist
+
+# %% ../nbs/05a_vinfo.ipynb #476239fb
+def train_vinfomax(encoder: nn.Module,        # e_θ: inputs -> representation [batch, d_z]
+                   decoder: nn.Module,        # φ_ω: representation -> flattened input [batch, D]
+                   x_train: torch.Tensor,     # training inputs [n, ...] (float)
+                   x_val: torch.Tensor,       # validation inputs: reconstruction error per epoch
+                   schedule: str = "alternating",  # "alternating" (App. C.3) | "joint" (App. D.5)
+                   epochs: int = 50,          # epochs after the warm-up
+                   warmup_epochs: int = 150,  # alternating: decoder-only epochs on the random encoder (MNIST: 150)
+                   c1: int = 10, c2: int = 1, # alternating: decoder steps, then encoder steps
+                   lr: float = 2.5e-4, weight_decay: float = 1e-5,          # encoder's Adam (App. C.3, MNIST)
+                   decoder_lr: float | None = None, decoder_weight_decay: float | None = None,  # None: as the encoder
+                   batch_size: int = 128,
+                   evaluate: Callable | None = None,  # evaluate(encoder) -> {name: number}, e.g. `probe_evaluator`
+                   eval_every: int = 1,       # main epochs between evaluations (and after the warm-up, and at the end)
+                   augment: Callable | None = None,   # augment(batch, generator) -> batch
+                   seed: int = 0,             # batch order (initialize the modules yourself)
+                   device="auto",
+                   checkpoint: Checkpoint | None = None,  # resume from / save to it; `every` counts epochs
+                  ) -> dict:
+    "V-InfoMax (eq. 15): min_{θ,ω} mean ‖x − φ_ω(e_θ(x))‖²; returns per-epoch history"
+    phases = _phases(schedule, epochs, warmup_epochs)
+    for n, v in (("c1", c1), ("c2", c2), ("batch_size", batch_size), ("eval_every", eval_every)): _check(n, v, int, 1)
+    if len(x_train) == 0 or len(x_val) == 0: raise ValueError("x_train and x_val must not be empty")
+    device = resolve_device(device); encoder.to(device); decoder.to(device)
+    opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),
+            "decoder": torch.optim.Adam(decoder.parameters(), lr=lr if decoder_lr is None else decoder_lr,
+                                        weight_decay=weight_decay if decoder_weight_decay is None else decoder_weight_decay)}
+    step = lambda xb, t, phase: _recon_step(encoder, decoder, opts, xb, *_updates(phase, t, c1, c2))
+    validate = lambda: reconstruction_error(encoder, decoder, x_val, device=device)
+    hist = _train_loop(encoder, {"encoder": encoder, "decoder": decoder}, opts, phases, step, validate, x_train,
+                       batch_size, evaluate, eval_every, augment, seed, checkpoint, device, f"V-InfoMax {schedule}")
+    hist["schedule"] = schedule
+    return hist
+
+# %% ../nbs/05a_vinfo.ipynb #7f0b52e7
+def probe_evaluator(x_train, y_train, x_val, y_val,   # labelled rows: probes fit on train, scored on val
+                    linear: bool = True, mlp: bool = True,
+                    linear_weight_decay: float = 1e-4,
+                    mlp_hidden: tuple = (300, 300), mlp_dropout: tuple = (0.0, 0.0),
+                    mlp_epochs: int = 50, mlp_lr: float = 1e-4, mlp_weight_decay: float = 1e-5,
+                    mlp_batch_size: int = 128,
+                    vinfo: bool = False,                 # also the linear downstream V-information (normalized)
+                    seed: int = 0, device="auto") -> Callable[[nn.Module], dict]:
+    "evaluate(encoder) -> {'linear_acc', 'mlp_acc'[, 'linear_vinfo']} on the validation rows"
+    from minfo.evaluate import extract_features, linear_probe, mlp_probe
+    def evaluate(encoder: nn.Module) -> dict:
+        f_tr = extract_features(encoder, x_train, device=device)["features"]
+        f_va = extract_features(encoder, x_val, device=device)["features"]
+        out = {}
+        if linear: out["linear_acc"] = linear_probe(f_tr, y_train, f_va, y_va_, weight_decay=linear_weight_decay, device=device)
+        if mlp: out["mlp_acc"] = mlp_probe(f_tr, y_train, f_va, y_va_, hidden=mlp_hidden, dropout=mlp_dropout,
+                                           epochs=mlp_epochs, lr=mlp_lr, weight_decay=mlp_weight_decay,
+                                           batch_size=mlp_batch_size, seed=seed, device=device)
+        if vinfo: out["linear_vinfo"] = v_information(f_tr, y_train, "linear", "categorical", held_out=(f_va, y_va_),
+                                                      seed=seed).normalized
+        return out
+    y_va_ = y_val
+    return evaluate
+
+# %% ../nbs/05a_vinfo.ipynb #9a9df11a
+def _infonce_batches(encoder, critic, x, batch_size, device) -> float:
+    from minfo.bounds import infonce
+    encoder.eval(); critic.eval()
+    vals = []
+    with torch.no_grad():
+        for i in range(0, len(x) - batch_size + 1, batch_size):
+            xb = x[i:i + batch_size].to(device)
+            vals.append(float(infonce(critic.scores(xb.flatten(1), encoder(xb), "all"))[0]))
+    return float(np.mean(vals)) if vals else float("nan")
+
+def train_infomax(encoder: nn.Module,          # e_θ
+                  critic: nn.Module,           # minfo.critics critic with x_dim = D (flattened input), y_dim = d_z
+                  x_train: torch.Tensor, x_val: torch.Tensor,
+                  epochs: int = 50, lr: float = 2.5e-4, weight_decay: float = 1e-5,
+                  critic_lr: float | None = None,  # None: as the encoder
+                  batch_size: int = 128,
+                  evaluate: Callable | None = None, eval_every: int = 1, augment: Callable | None = None,
+                  seed: int = 0, device="auto", checkpoint: Checkpoint | None = None) -> dict:
+    "InfoMax (eq. 12): max_{θ,ω} InfoNCE(T_ω; x, e_θ(x)); per-epoch history (val_loss = validation InfoNCE, nats)"
+    from minfo.bounds import infonce
+    phases = _phases("joint", epochs, 0)
+    for n, v in (("batch_size", batch_size), ("eval_every", eval_every)): _check(n, v, int, 2 if n == "batch_size" else 1)
+    if len(x_val) < batch_size: raise ValueError(f"x_val needs at least batch_size={batch_size} rows")
+    device = resolve_device(device); encoder.to(device); critic.to(device)
+    opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),
+            "critic": torch.optim.Adam(critic.parameters(), lr=lr if critic_lr is None else critic_lr)}
+    def step(xb, t, phase):
+        if len(xb) < 2: return 0.0
+        loss = -infonce(critic.scores(xb.flatten(1), encoder(xb), "all"))[0]
+        for o in opts.values(): o.zero_grad(set_to_none=True)
+        loss.backward()
+        for o in opts.values(): o.step()
+        return -loss.item()
+    validate = lambda: _infonce_batches(encoder, critic, x_val, batch_size, device)
+    hist = _train_loop(encoder, {"encoder": encoder, "critic": critic}, opts, phases, step, validate, x_train,
+                       batch_size, evaluate, eval_every, augment, seed, checkpoint, device, "InfoMax")
+    hist["schedule"] = "infomax"
+    return hist

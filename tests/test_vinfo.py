@@ -1,0 +1,92 @@
+"""minfo.vinfo on user data (numpy, torch, lists, string and bool labels, explicit held-out rows) and bad input:
+every error names the parameter and what was expected."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minfo.vinfo import VSettings, v_entropy, v_information
+
+
+def _data(n=1200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = (x[:, 0] + 0.3 * rng.normal(size=n) > 0).astype(int)
+    return x, y
+
+
+def test_numpy_torch_and_lists_give_the_same_value():
+    x, y = _data()
+    a = v_information(x, y)
+    b = v_information(torch.from_numpy(x), torch.from_numpy(y))
+    c = v_information(x.tolist(), y.tolist())
+    assert a.value == pytest.approx(b.value, abs=1e-6) == pytest.approx(c.value, abs=1e-6)
+    assert a.family.target == "categorical" and 0.3 < a.value < math.log(2)
+    assert a.normalized == pytest.approx(a.value / a.h_marginal)
+
+
+def test_string_and_bool_labels_are_classes():
+    x, y = _data()
+    names = np.array(["cat", "dog"])[y]
+    s = v_information(x, names)
+    assert list(s.classes) == ["cat", "dog"]
+    assert s.value == pytest.approx(v_information(x, y).value, abs=1e-6)
+    assert v_information(x, y.astype(bool)).value == pytest.approx(s.value, abs=1e-6)
+    assert v_information(x, names[:, None]).value == pytest.approx(s.value, abs=1e-6)   # [n, 1] column
+
+
+def test_held_out_rows_are_where_values_are_measured():
+    x, y = _data(1500)
+    vi = v_information(x[:1000], y[:1000], held_out=(x[1000:], y[1000:]))
+    assert vi.n_held == 500 and vi.n_fit + vi.n_stop == 1000 and len(vi.pointwise) == 500
+    assert vi.pointwise.mean() == pytest.approx(vi.value, abs=1e-6)
+    labels = np.array(["a", "b", "c"])[np.r_[y[:1000], np.full(500, 2)]]   # class "c" only in the held-out rows
+    vi = v_information(x[:1000], labels[:1000], held_out=(x[1000:], labels[1000:]))
+    assert list(vi.classes) == ["a", "b", "c"] and np.isfinite(vi.value)
+
+
+def test_gaussian_target_and_custom_head():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 2))
+    y = x @ np.array([[1.0], [-0.5]])
+    vi = v_information(x, y, "linear")              # float target: Gaussian
+    assert vi.family.target == "gaussian" and vi.normalized is None
+    assert vi.value == pytest.approx(1.25, rel=0.15)  # tr(AAᵀ) = 1 + 0.25
+    f = v_information(x, y, lambda i, o: torch.nn.Linear(i, o), epochs=100, lr=1e-2, patience=5)
+    assert f.value == pytest.approx(vi.value, rel=0.1)
+    assert v_entropy(None, y, target="gaussian") == pytest.approx(vi.h_marginal, abs=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(family="svm"), ValueError, "unknown family"),
+    (dict(target="poisson"), ValueError, "unknown target"),
+    (dict(epochs=0), ValueError, "epochs"),
+    (dict(epochs=1.5), TypeError, "epochs must be an int"),
+    (dict(val_fraction=0), ValueError, "val_fraction"),
+    (dict(standardize="yes"), TypeError, "standardize"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay"),
+    (dict(activation="gelu", family="mlp"), ValueError, "unknown activation"),
+    (dict(held_out=([1, 2],)), TypeError, "held_out must be a pair"),
+    (dict(settings=VSettings(), seed=1), ValueError, "either settings"),
+    (dict(settings={"seed": 1}), TypeError, "settings must be a VSettings"),
+])
+def test_bad_settings(kwargs, exc, text):
+    x, y = _data(200)
+    with pytest.raises(exc, match=text):
+        v_information(x, y, **kwargs)
+
+
+def test_bad_data():
+    x, y = _data(200)
+    with pytest.raises(ValueError, match="x has 150 rows but y has 200"): v_information(x[:150], y)
+    with pytest.raises(ValueError, match="float values"): v_information(x, y.astype(float), target="categorical")
+    bad = x.copy(); bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="x has non-finite"): v_information(bad, y)
+    with pytest.raises(ValueError, match="y has non-finite"): v_information(x, np.r_[np.inf, np.ones(199)])
+    with pytest.raises(ValueError, match="single class"): v_information(x, np.zeros(200, int))
+    with pytest.raises(ValueError, match="x must be numeric"): v_information(np.array(["a"] * 200), y)
+    with pytest.raises(ValueError, match="1-D or 2-D"): v_information(x[:, :, None, None], y)
+    with pytest.raises(ValueError, match="strings"): v_information(x, np.array(["a", "b"] * 100), target="gaussian")
+    with pytest.raises(ValueError, match="empty"): v_information(np.zeros((0, 2)), np.zeros(0, int))
+    with pytest.raises(ValueError, match="too few"): v_information(x[:3], y[:3])

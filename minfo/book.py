@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -16,9 +18,16 @@ from pathlib import Path
 
 from .run import PROFILE_NAMES, atomic_write_json, resolve_device
 
+_missing = [m for m in ("papermill", "nbformat", "yaml", "nbdev") if importlib.util.find_spec(m) is None]
+if _missing:  # checked without importing them: `import minfo.book` stays quick
+    raise ImportError(f"minfo.book builds the book and needs the `book` extra (missing: {', '.join(_missing)}): "
+                      "pip install 'minfo-lab[book]'  (from a checkout: pip install '.[book]')")
+
+from nbdev.showdoc import BasicMarkdownRenderer
+
 # %% auto #0
-__all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'execute_chapter', 'build_book', 'render_html',
-           'main']
+__all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'kernel_config', 'execute_chapter',
+           'build_book', 'render_html', 'main', 'api_table', 'ApiRenderer']
 
 # %% ../nbs/01b_book.ipynb #61668c39
 def toc_files(toc: str | Path = "_toc.yml") -> list[str]:
@@ -77,6 +86,14 @@ def prepare_for_book(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
+def kernel_config():
+    "Kernel settings for papermill: IPC transport (local Unix sockets, where the OS has them) instead of TCP ports."
+    from traitlets.config import Config
+    # over TCP, ipykernel warns in every chapter's log that the ports are unencrypted; IPC sockets are files in
+    # the user's Jupyter runtime folder, readable by the user only, so the warning no longer applies
+    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
+
+
 def execute_chapter(src: str | Path,  # the source notebook
                     dst: str | Path,  # where the executed copy goes
                     params: dict,  # papermill parameters; those the notebook does not declare are dropped
@@ -96,7 +113,7 @@ def execute_chapter(src: str | Path,  # the source notebook
     stamp.unlink(missing_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial.ipynb")
     pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent.resolve()),
-                        kernel_name="python3", progress_bar=False)
+                        kernel_name="python3", progress_bar=False, config=kernel_config())
     prepare_for_book(tmp)
     os.replace(tmp, dst)
     atomic_write_json(stamp, {"fingerprint": fp, "params": params})
@@ -190,3 +207,36 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__" and "ipykernel" not in sys.modules:
     main()
+
+# %% ../nbs/01b_book.ipynb #9a2c6315
+def _md_escape(s) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def api_table(sym) -> str:
+    "The parameters of `sym` as a markdown table: name, type, default and the comment beside it in the source (docments)."
+    from fastcore.docments import docments
+    try:
+        dm = docments(sym, full=True)
+    except Exception:  # builtins, C functions, objects without source
+        return ""
+    dm.pop("self", None)
+    ret = dm.pop("return", None)
+    empty = inspect.Parameter.empty
+    def anno(a): return "" if a is empty else a if isinstance(a, str) else getattr(a, "__name__", repr(a))
+    def default(d): return "" if d is empty else repr(d)
+    rows = [(n, anno(p["anno"]), default(p["default"]), p.get("docment") or "") for n, p in dm.items()]
+    if not any(any(r) for _, *r in rows):  # nothing to say beyond the names of the signature
+        return ""
+    lines = ["| parameter | type | default | details |", "| --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in (f"`{n}`", *r)) + " |" for n, *r in rows]
+    if ret and (anno(ret["anno"]) or ret.get("docment")):
+        lines.append("| **returns** | " + " | ".join(_md_escape(c) for c in (anno(ret["anno"]), "", ret.get("docment") or "")) + " |")
+    return "\n".join(lines)
+
+
+class ApiRenderer(BasicMarkdownRenderer):
+    "`show_doc` in this book (settings.ini: `renderer = minfo.book.ApiRenderer`): nbdev's heading, signature and docstring, then `api_table`."
+    def _repr_markdown_(self):
+        table = api_table(self.sym)
+        return super()._repr_markdown_() + (f"\n\n{table}" if table else "")

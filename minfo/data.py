@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import pickle
@@ -15,6 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+if importlib.util.find_spec("torchvision") is None:  # checked without importing it
+    raise ImportError("minfo.data reads MNIST and CIFAR-10 through torchvision and needs the `vision` extra: "
+                      "pip install 'minfo-lab[vision]'  (from a checkout: pip install '.[vision]')")
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'data_root', 'make_fake_cifar10', 'make_fake_mnist', 'load_dataset', 'train_val_split',

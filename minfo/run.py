@@ -237,7 +237,7 @@ def _entry_key(config: dict, code) -> tuple[str, str]:
 
 
 def cache_path(chapter: str, experiment: str, config: dict, results_dir: str | Path | None = None,
-               code=None,  # whose code fingerprint is part of the key: see `cached`
+               code: str | types.ModuleType | list | None = None,  # whose code fingerprint is part of the key: see `cached`
                ) -> Path:
     "Where `cached` stores the result of `experiment` of `chapter` run with `config` by this version of the code."
     return _cache_file(chapter, experiment, _entry_key(config, code)[0], results_dir)
@@ -260,7 +260,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
            compute: Callable[[], Any],  # runs the experiment; its result must pickle
            results_dir: str | Path | None = None,
            force: bool = False,  # recompute even when a result is stored
-           code=None,  # the code it runs: a minfo module, its name, or a list of them (with what they import); None: all of minfo
+           code: str | types.ModuleType | list | None = None,  # the code it runs: a minfo module, its name, or a list of them (with what they import); None: all of minfo
            ) -> Any:
     "The stored result of `compute()` for this configuration and code, or compute it and store it atomically."
     key, fp = _entry_key(config, code)
@@ -354,7 +354,7 @@ class Checkpoint:
 
 def checkpoint_for(chapter: str, experiment: str, config: dict, results_dir: str | Path | None = None,
                    every: int = 1000,
-                   code=None,  # as in `cached`: a checkpoint written by other code is never resumed
+                   code: str | types.ModuleType | list | None = None,  # as in `cached`: a checkpoint written by other code is never resumed
                    ) -> Checkpoint:
     "The checkpoint of (chapter, experiment, config, code), beside its cache entry."
     p = cache_path(chapter, experiment, config, results_dir, code)

@@ -476,14 +476,13 @@ def probe_evaluator(x_train, y_train, x_val, y_val,   # labelled rows: probes fi
         f_tr = extract_features(encoder, x_train, device=device)["features"]
         f_va = extract_features(encoder, x_val, device=device)["features"]
         out = {}
-        if linear: out["linear_acc"] = linear_probe(f_tr, y_train, f_va, y_va_, weight_decay=linear_weight_decay, device=device)
-        if mlp: out["mlp_acc"] = mlp_probe(f_tr, y_train, f_va, y_va_, hidden=mlp_hidden, dropout=mlp_dropout,
+        if linear: out["linear_acc"] = linear_probe(f_tr, y_train, f_va, y_val, weight_decay=linear_weight_decay, device=device)
+        if mlp: out["mlp_acc"] = mlp_probe(f_tr, y_train, f_va, y_val, hidden=mlp_hidden, dropout=mlp_dropout,
                                            epochs=mlp_epochs, lr=mlp_lr, weight_decay=mlp_weight_decay,
                                            batch_size=mlp_batch_size, seed=seed, device=device)
-        if vinfo: out["linear_vinfo"] = v_information(f_tr, y_train, "linear", "categorical", held_out=(f_va, y_va_),
+        if vinfo: out["linear_vinfo"] = v_information(f_tr, y_train, "linear", "categorical", held_out=(f_va, y_val),
                                                       seed=seed).normalized
         return out
-    y_va_ = y_val
     return evaluate
 
 # %% ../nbs/05a_vinfo.ipynb #9a9df11a

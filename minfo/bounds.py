@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['BOUNDS', 'dv', 'MineOut', 'mine', 'nwj', 'js', 'plugin', 'infonce', 'BoundSpec', 'get_bound']
+__all__ = ['BOUNDS', 'dv', 'MineOut', 'MineLogOut', 'mine_log', 'mine', 'nwj', 'js', 'plugin', 'infonce', 'smile', 'Scores',
+           'StepOut', 'BoundSpec', 'get_bound']
 
 # %% ../nbs/02_background.ipynb #68785896
 def _as_scores(t, name: str, min_dim: int = 1) -> torch.Tensor:
@@ -48,7 +49,32 @@ class MineOut(NamedTuple):
     "Result of one `mine` step"
     value: torch.Tensor  # [...] DV bound of the batch (detached), nats
     loss: torch.Tensor   # [...] surrogate to minimize; its gradient is the EMA-corrected −∇DV
-    ema: torch.Tensor    # [...] updated moving average of mean exp(t_marg) (detached, scores' dtype); pass back next step
+    ema: torch.Tensor    # [...] updated moving average of mean exp(t_marg) (detached, float64); pass back next step
+
+class MineLogOut(NamedTuple):
+    "Result of one `mine_log` step"
+    value: torch.Tensor    # [...] DV bound of the batch (detached), nats
+    loss: torch.Tensor     # [...] surrogate to minimize; its gradient is the EMA-corrected −∇DV
+    log_ema: torch.Tensor  # [...] updated log of the moving average of mean exp(t_marg) (detached, float64)
+
+def mine_log(t_joint: torch.Tensor,                # [..., N] critic scores on samples of p(x,y)
+             t_marg: torch.Tensor,                 # [..., M] critic scores on samples of p(x)p(y)
+             log_ema: torch.Tensor | None = None,  # [...] previous log moving average; None on the first step
+             alpha: float = 0.01,                  # weight of the current batch in the moving average, in (0, 1]
+            ) -> MineLogOut:
+    "MINE step with its moving average of E_q e^T kept in log space: log m̄ ← logaddexp(log(1−α) + log m̄, log α + log m̂)"
+    t_joint, t_marg = _check_pair(t_joint, t_marg)
+    if not 0.0 < alpha <= 1.0: raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    log_m = torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1])        # log of the batch mean of e^T
+    log_m_d = log_m.detach().double()
+    if log_ema is None: new = log_m_d
+    else:
+        prev = torch.as_tensor(log_ema).detach().to(device=log_m.device, dtype=torch.float64)
+        if prev.shape != log_m.shape:
+            raise ValueError(f"ema has shape {tuple(prev.shape)} but the scores' leading dims are {tuple(log_m.shape)}")
+        new = log_m_d if alpha == 1.0 else torch.logaddexp(math.log1p(-alpha) + prev, math.log(alpha) + log_m_d)
+    loss = -t_joint.mean(-1) + torch.exp(log_m - new.to(log_m.dtype))
+    return MineLogOut((t_joint.mean(-1) - log_m).detach(), loss, new)
 
 def mine(t_joint: torch.Tensor,              # [..., N] critic scores on samples of p(x,y)
          t_marg: torch.Tensor,               # [..., M] critic scores on samples of p(x)p(y)
@@ -56,20 +82,13 @@ def mine(t_joint: torch.Tensor,              # [..., N] critic scores on samples
          alpha: float = 0.01,                # weight of the current batch in the moving average, in (0, 1]
         ) -> MineOut:
     "MINE step (Belghazi et al. 2018): DV bound (eq. 4) and a surrogate loss whose gradient uses a moving average of E_q e^T"
-    t_joint, t_marg = _check_pair(t_joint, t_marg)
-    if not 0.0 < alpha <= 1.0: raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    log_m = torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1])        # log of the batch mean of e^T
-    log_m_d = log_m.detach().double()                                       # the update is done in float64
-    if ema is None: log_ema = log_m_d
-    else:
-        ema = torch.as_tensor(ema).detach().to(device=log_m.device, dtype=torch.float64)
-        if ema.shape != log_m.shape:
-            raise ValueError(f"ema has shape {tuple(ema.shape)} but the scores' leading dims are {tuple(log_m.shape)}")
+    log_ema = None
+    if ema is not None:
+        ema = torch.as_tensor(ema).detach().double()
         if (ema < 0).any(): raise ValueError("ema must be non-negative (a moving average of exp(scores))")
-        log_ema = log_m_d if alpha == 1.0 else torch.logaddexp(math.log1p(-alpha) + ema.log(), math.log(alpha) + log_m_d)
-    loss = -t_joint.mean(-1) + torch.exp(log_m - log_ema.to(log_m.dtype))
-    value = (t_joint.mean(-1) - log_m).detach()
-    return MineOut(value, loss, log_ema.exp().to(log_m.dtype))
+        log_ema = ema.log()
+    out = mine_log(t_joint, t_marg, log_ema, alpha)
+    return MineOut(out.value, out.loss, out.log_ema.exp())
 
 # %% ../nbs/02_background.ipynb #88de66c2
 def nwj(t_joint: torch.Tensor,  # [..., N] critic scores on samples of p(x,y)
@@ -104,29 +123,90 @@ def infonce(scores: torch.Tensor,  # [..., N, N] critic scores T(x_i, y_j); posi
     diag = scores.diagonal(dim1=-2, dim2=-1)
     return (diag - torch.logsumexp(scores, -1)).mean(-1) + math.log(n)
 
+# %% ../nbs/02_background.ipynb #217d9efa
+def smile(t_joint: torch.Tensor,  # [..., N] critic scores on samples of p(x,y)
+          t_marg: torch.Tensor,   # [..., M] critic scores on samples of p(x)p(y)
+          tau: float = 5.0,       # clip e^T to [e^-τ, e^τ]; math.inf gives DV
+         ) -> torch.Tensor:       # [...] the estimate, nats
+    "SMILE (Song & Ermon 2020): mean(t_joint) − log mean clip(exp(t_marg), e^−τ, e^τ); τ = ∞ is DV (eq. 4)"
+    t_joint, t_marg = _check_pair(t_joint, t_marg)
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0:
+        raise ValueError(f"tau must be a positive number (math.inf for DV), got {tau!r}")
+    tm = t_marg if math.isinf(tau) else t_marg.clamp(-tau, tau)
+    return t_joint.mean(-1) - (torch.logsumexp(tm, -1) - math.log(tm.shape[-1]))
+
 # %% ../nbs/02_background.ipynb #60185ddc
+class Scores(NamedTuple):
+    "The critic scores of one batch that a bound's `step` reads"
+    joint: torch.Tensor                 # [..., N] scores of the joint pairs
+    marg: torch.Tensor                  # [..., M] scores of the negative pairs (shuffled: M = N; all pairs: N(N−1))
+    matrix: torch.Tensor | None = None  # [..., N, N] all pairs (positives on the diagonal), when they were scored
+
+class StepOut(NamedTuple):
+    "What one bound step gives the training loop"
+    value: torch.Tensor                 # [...] the estimate to record, nats
+    loss: torch.Tensor                  # [...] what training minimizes
+    plugin: torch.Tensor | None = None  # [...] plug-in estimate mean T(joint), for critics that estimate the log ratio
+    state: torch.Tensor | None = None   # [...] state to pass to the next step (MINE: log moving average)
+
+def _step_nwj(s: Scores, state=None) -> StepOut:
+    v = nwj(s.joint, s.marg); return StepOut(v, -v)
+
+def _step_dv(s: Scores, state=None) -> StepOut:
+    v = dv(s.joint, s.marg); return StepOut(v, -v)
+
+def _step_mine(s: Scores, state=None, alpha: float = 0.01) -> StepOut:
+    out = mine_log(s.joint, s.marg, state, alpha); return StepOut(out.value, out.loss, None, out.log_ema)
+
+def _step_js(s: Scores, state=None) -> StepOut:
+    return StepOut(nwj(s.joint + 1, s.marg + 1), -js(s.joint, s.marg), plugin(s.joint))
+
+def _step_smile(s: Scores, state=None, tau: float = 5.0) -> StepOut:
+    return StepOut(smile(s.joint, s.marg, tau), -js(s.joint, s.marg))
+
+def _step_infonce(s: Scores, state=None) -> StepOut:
+    if s.matrix is None: raise ValueError("infonce needs the N x N matrix of all pairs (scores='matrix')")
+    v = infonce(s.matrix); return StepOut(v, -v)
+
 @dataclass(frozen=True)
 class BoundSpec:
     "What a named bound is and how to call it"
     name: str               # registry key
-    kind: str               # "lower bound" | "objective" | "plug-in estimate"
+    kind: str               # "lower bound" | "objective" | "estimate" | "plug-in estimate"
     fn: Callable            # the function in this module
-    inputs: str             # "pair": (t_joint, t_marg); "matrix": scores [..., N, N]; "joint": t_joint; "pair+ema": mine's signature
+    inputs: str             # fn's arguments: "pair": (t_joint, t_marg); "matrix": scores [..., N, N]; "joint": t_joint; "pair+ema": mine's
     equation: str           # where the report states it
     critic_offset: float = 0.0  # optimal critic = log p(x,y)/(p(x)p(y)) + critic_offset
     capped_at_log_n: bool = False  # True when the value can never exceed log N
     summary: str = ""
+    scores: str = "pair"    # what the training loop scores: "pair" (joint + negatives) | "matrix" (all N x N pairs)
+    step: Callable | None = None  # (Scores, state, **options) -> StepOut; None: not trainable
+    trains_on: str = ""     # the objective whose gradient trains the critic
+    offset_exact: bool = True  # False: the optimal critic is the log ratio only up to an additive constant
+    options: tuple = ()     # keyword settings of `step`
+    value_trained: bool = True  # the value is what training maximizes (a non-finite value means the critic diverged)
+
+    @property
+    def trainable(self) -> bool: return self.step is not None
 
 BOUNDS: dict[str, BoundSpec] = {s.name: s for s in [
-    BoundSpec("dv", "lower bound", dv, "pair", "eq. (4)", summary="Donsker–Varadhan: mean T_p − log mean e^T_q"),
+    BoundSpec("dv", "lower bound", dv, "pair", "eq. (4)", summary="Donsker–Varadhan: mean T_p − log mean e^T_q",
+              step=_step_dv, trains_on="dv", offset_exact=False),
     BoundSpec("mine", "lower bound", mine, "pair+ema", "eq. (4), §2.3",
-              summary="DV value; gradient with a moving average of E_q e^T in the denominator (Belghazi et al. 2018)"),
+              summary="DV value; gradient with a moving average of E_q e^T in the denominator (Belghazi et al. 2018)",
+              step=_step_mine, trains_on="dv, moving-average gradient", offset_exact=False, options=("alpha",)),
     BoundSpec("nwj", "lower bound", nwj, "pair", "eq. (5)", critic_offset=1.0,
-              summary="Nguyen–Wainwright–Jordan: mean T_p − mean e^(T_q − 1)"),
+              summary="Nguyen–Wainwright–Jordan: mean T_p − mean e^(T_q − 1)", step=_step_nwj, trains_on="nwj"),
     BoundSpec("js", "objective", js, "pair", "eqs. (6), (7), (18)",
-              summary="f-GAN / Jensen–Shannon objective; its optimal critic is the log density ratio (App. B.1)"),
+              summary="f-GAN / Jensen–Shannon objective; its optimal critic is the log density ratio (App. B.1); "
+                      "read out as the NWJ bound of T + 1 and as the plug-in mean T_p",
+              step=_step_js, trains_on="js", value_trained=False),
+    BoundSpec("smile", "estimate", smile, "pair", "Song & Ermon (2020)",
+              summary="clipped DV read-out of a JS-trained critic; a lower bound only at tau = inf",
+              step=_step_smile, trains_on="js", options=("tau",), value_trained=False),
     BoundSpec("infonce", "lower bound", infonce, "matrix", "eq. (8)", capped_at_log_n=True,
-              summary="InfoNCE over an N x N score matrix; never above log N"),
+              summary="InfoNCE over an N x N score matrix; never above log N",
+              scores="matrix", step=_step_infonce, trains_on="infonce", offset_exact=False),
     BoundSpec("plugin", "plug-in estimate", plugin, "joint", "eq. (1), App. B.1",
               summary="mean of a log-density-ratio critic on joint samples; no bound guarantee"),
 ]}

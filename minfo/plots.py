@@ -11,33 +11,10 @@ from typing import Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['smooth', 'plot_estimates']
+__all__ = ['plot_estimates']
 
 # %% ../nbs/01a_plots.ipynb #0cbfc3bb
-def smooth(values: Sequence[float],  # one estimate per epoch
-           radius: int = 10,  # neighbours on each side; App. C.1 uses 10
-           ) -> np.ndarray:
-    "App. C.1 smoothing: weighted mean over |i-j| = d <= radius, weights (radius+1-d)/(radius+1), finite values only."
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1:
-        raise ValueError(f"smooth expects a 1-D series, got shape {v.shape}")
-    if not isinstance(radius, int) or radius < 0:
-        raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
-    if v.size == 0:
-        return v.copy()
-    w = (radius + 1 - np.abs(np.arange(-radius, radius + 1))) / (radius + 1)
-    ok = np.isfinite(v)
-    num = np.convolve(np.where(ok, v, 0.0), w, mode="same") if v.size >= w.size else _conv_short(np.where(ok, v, 0.0), w)
-    den = np.convolve(ok.astype(float), w, mode="same") if v.size >= w.size else _conv_short(ok.astype(float), w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _conv_short(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    "`np.convolve(a, w, 'same')` centred on `a` when `a` is shorter than `w`."
-    full = np.convolve(a, w, mode="full")
-    r = (w.size - 1) // 2
-    return full[r:r + a.size]
+from .estimate import smooth  # App. C.1 smoothing: defined with the estimator, used by the plots
 
 # %% ../nbs/01a_plots.ipynb #db03d9d4
 def plot_estimates(ax,  # a matplotlib Axes

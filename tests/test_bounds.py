@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from minfo.bounds import BOUNDS, BoundSpec, MineOut, dv, get_bound, infonce, js, mine, nwj, plugin
+from minfo.bounds import BOUNDS, BoundSpec, MineOut, Scores, dv, get_bound, infonce, js, mine, mine_log, nwj, plugin
 
 torch.set_num_threads(1)
 PAIR = [dv, nwj, js]
@@ -51,17 +51,24 @@ def test_plugin_rejects_scalars_and_empty():
 
 
 def test_unknown_bound_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown bound 'mien'; valid names: dv, mine, nwj, js, infonce, plugin"):
+    with pytest.raises(ValueError, match="unknown bound 'mien'; valid names: dv, mine, nwj, js, smile, infonce, plugin"):
         get_bound("mien")
     with pytest.raises(ValueError, match="valid names"):
         get_bound(None)
 
 
 def test_registry_is_complete_and_self_describing():
-    assert set(BOUNDS) == {"dv", "mine", "nwj", "js", "infonce", "plugin"}
+    assert set(BOUNDS) == {"dv", "mine", "nwj", "js", "smile", "infonce", "plugin"}
     for name, spec in BOUNDS.items():
         assert isinstance(spec, BoundSpec) and spec.name == name and get_bound(name) is spec
-        assert spec.kind in {"lower bound", "objective", "plug-in estimate"}
+        assert spec.kind in {"lower bound", "objective", "estimate", "plug-in estimate"}
+        assert spec.scores in {"pair", "matrix"} and spec.trainable == (name != "plugin")
+        if spec.trainable:  # every step runs on shuffled-pair and all-pair scores of the shape the loop gives it
+            S = torch.randn(2, 6, 6)
+            off = ~torch.eye(6, dtype=torch.bool)
+            sc = Scores(S.diagonal(dim1=1, dim2=2), S[:, off].view(2, 30), S)
+            out = spec.step(sc)
+            assert out.value.shape == out.loss.shape == (2,)
     assert get_bound("js").kind == "objective" and get_bound("plugin").kind == "plug-in estimate"
     assert get_bound("infonce").capped_at_log_n and not get_bound("nwj").capped_at_log_n
     assert get_bound("nwj").critic_offset == 1.0 and get_bound("dv").critic_offset == 0.0
@@ -218,5 +225,23 @@ def test_mine_ema_converges_to_the_mean():
 def test_mine_state_keeps_the_scores_dtype(dtype):
     tj, tm = scores(2, 4, dtype=dtype), scores(2, 5, seed=1, dtype=dtype)
     out = mine(tj, tm)
-    assert out.ema.dtype == out.value.dtype == out.loss.dtype == dtype
-    assert mine(tj, tm, out.ema.double()).ema.dtype == dtype  # any float state is accepted
+    assert out.value.dtype == out.loss.dtype == dtype
+    assert out.ema.dtype == torch.float64  # the state is float64 whatever the scores: no overflow at scores of ~88
+    assert mine(tj, tm, out.ema.float()).ema.dtype == torch.float64  # any float state is accepted
+
+
+def test_mine_log_state_never_overflows():
+    big = torch.full((3,), 1000.0)
+    st = None
+    for _ in range(10):
+        out = mine_log(big, big, st, alpha=0.1); st = out.log_ema
+    assert torch.isfinite(st).all() and torch.isfinite(out.loss).all() and abs(st.item() - 1000.0) < 1e-6
+
+
+def test_smile_is_dv_at_infinite_tau_and_bounded_variance():
+    import math
+    from minfo.bounds import smile, dv
+    g = torch.Generator().manual_seed(0)
+    tj, tm = torch.randn(100, 64, generator=g), 4 * torch.randn(100, 64, generator=g)
+    assert torch.equal(smile(tj, tm, math.inf), dv(tj, tm))
+    assert smile(tj, tm, 1.0).var() < dv(tj, tm).var()

@@ -58,7 +58,7 @@ def test_matches_plain_pytorch_loop(bound):
     src = CorrelatedGaussians(mi=5.0)
     ref = _plain_loop(src, bound, (64, 32), 64, 200, 1e-3, seed=7)
     r = estimate_mi(src, bound=bound, hidden=(64, 32), batch_size=64, steps=200, lr=1e-3, seed=7, eval_every=1,
-                    device="cpu")
+                    device="cpu", standardize=False)
     assert np.abs(r.history - ref).max() < 1e-4
 
 
@@ -145,7 +145,8 @@ def test_divergence_is_a_result():
     def huge(n, generator=None):
         x, y = CorrelatedGaussians(mi=1.0).sample(n, generator=generator)
         return x * 1e30, y * 1e30
-    r = train_critics([huge, CorrelatedGaussians(mi=1.0)], hidden=(16,), batch_size=32, steps=40, device="cpu")
+    r = train_critics([huge, CorrelatedGaussians(mi=1.0)], hidden=(16,), batch_size=32, steps=40, device="cpu",
+                      standardize=False)
     assert r[0].flags["diverged"] and math.isnan(r[0].value) and np.isnan(r[0].history).all()
     assert not r[1].flags["diverged"] and np.isfinite(r[1].history).all()
 
@@ -168,8 +169,20 @@ def test_arrays_with_labels_for_nmi():
     (lambda: estimate_mi(np.zeros((10, 2, 2)), np.zeros(10)), "1-D or 2-D"),
     (lambda: estimate_mi(np.zeros((0, 2)), np.zeros((0, 2))), "empty"),
     (lambda: estimate_mi(np.full((10, 2), np.nan), np.zeros(10)), "non-finite"),
-    (lambda: estimate_mi(np.zeros((10, 2)), np.array([0.0] * 9 + [np.inf])), "non-finite"),
-    (lambda: estimate_mi(np.zeros((100, 2)), np.zeros((100, 2)), batch_size=200), "larger than the 90 training rows"),
+    (lambda: estimate_mi(np.random.randn(10, 2), np.array([0.0] * 9 + [np.inf])), "non-finite"),
+    (lambda: estimate_mi(np.random.randn(100, 2), np.random.randn(100, 2), batch_size=200), "larger than the 90 training rows"),
+    (lambda: estimate_mi(np.random.randn(100, 2), np.zeros(100)), "constant over all rows"),
+    (lambda: estimate_mi(np.random.randn(100, 2), np.array(["a"] * 100)), "single class"),
+    (lambda: estimate_mi(np.random.randn(100, 2), np.random.randn(100), val_fraction=1.5), "val_fraction must lie in"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), bound=None), "unknown bound None"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), bound="plugin"), "read-out, not a training objective"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), eval_every=0), "eval_every"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), dropout=1.0), "dropout must lie in"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), alpha=0.0), "alpha must lie in"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), tau=-1.0), "tau must lie in"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), n_bootstrap=-1), "n_bootstrap"),
+    (lambda: train_critics([CorrelatedGaussians(mi=1)], seeds=()), "seeds is empty"),
+    (lambda: train_critics([CorrelatedGaussians(mi=1), CorrelatedGaussians(dim=3, mi=1)]), "same x and y dimensions"),
     (lambda: estimate_mi(CorrelatedGaussians(mi=1), bound="foo"), "unknown bound"),
     (lambda: estimate_mi(CorrelatedGaussians(mi=1), critic="foo"), "unknown critic"),
     (lambda: estimate_mi(CorrelatedGaussians(mi=1), negatives="foo"), "unknown negatives"),
@@ -203,3 +216,110 @@ def test_bf16_matmuls_close_not_default():
     assert np.abs(a.history - b.history).max() < 0.3 and not np.array_equal(a.history, b.history)
     with pytest.raises(ValueError, match="joint critic only"):
         estimate_mi(CorrelatedGaussians(mi=1.0), critic="bilinear", matmul_dtype="bf16")
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), lr="1e-3"), "lr must be a number, got '1e-3' (str)"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), hidden=16), "for one layer write (16,)"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), seed=None), "seed must be an integer, got None"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), steps=10.0), "steps must be an integer"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), standardize=1), "standardize must be True or False"),
+    (lambda: estimate_mi(CorrelatedGaussians(mi=1), progress="no"), "progress must be True or False"),
+    (lambda: estimate_mi(None, np.zeros(3)), "x is None"),
+    (lambda: train_critics([CorrelatedGaussians(mi=1)], seeds=None), "seeds must be a sequence"),
+])
+def test_wrong_types_name_the_parameter(call, msg):
+    with pytest.raises(TypeError, match=__import__("re").escape(msg)):
+        call()
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(TypeError, match="lrate"):
+        estimate_mi(CorrelatedGaussians(mi=1), lrate=1e-3)
+
+
+def test_invariant_under_invertible_affine_maps():
+    "The issue's case: 1000 + 300 x and 0.01 y - 50 give the estimate of (x, y), within float error"
+    g = torch.Generator().manual_seed(0)
+    x, y = CorrelatedGaussians(dim=5, mi=1.0).sample(4000, generator=g)
+    kw = dict(hidden=(32, 32), batch_size=256, steps=300, lr=1e-3, device="cpu", n_bootstrap=50)
+    a = estimate_mi(x.numpy(), y.numpy(), **kw)
+    b = estimate_mi(1000 + 300 * x.numpy(), 0.01 * y.numpy() - 50, **kw)
+    assert abs(a.value - b.value) < 0.02 and a.value > 0.5
+    assert not b.flags["diverged"]
+    raw = estimate_mi(1000 + 300 * x.numpy(), 0.01 * y.numpy() - 50, standardize=False, **kw)
+    assert not np.isfinite(raw.value) or abs(raw.value - a.value) > 0.3  # what standardization protects against
+
+
+def test_stacked_equals_alone_on_arrays_and_samplers():
+    "Critic 1 trained beside critic 0 gives its numbers alone: arrays (held-out) and samplers with dropout"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 4)); y = x[:, :2] + rng.normal(size=(2000, 2))
+    kw = dict(hidden=(16,), batch_size=64, steps=100, lr=3e-3, eval_every=10, device="cpu", n_bootstrap=20)
+    both, alone = train_critics([(x, y)], seeds=(0, 1), **kw), train_critics([(x, y)], seeds=(1,), **kw)
+    np.testing.assert_allclose(both[1].history, alone[0].history, atol=1e-5)
+    assert abs(both[1].stderr - alone[0].stderr) < 1e-6
+    kw["dropout"] = 0.3
+    srcs = [CorrelatedGaussians(dim=4, mi=m) for m in (1.0, 4.0)]
+    both = train_critics(srcs, seeds=(0, 1), **kw)
+    alone = train_critics(srcs[1:], seeds=(1,), **kw)
+    np.testing.assert_allclose(both[3].history, alone[0].history, atol=1e-5)
+
+
+def test_dropout_sampler_read_in_eval_mode():
+    "With dropout, a sampler critic's history is its eval-mode reading, not the dropout-perturbed training mean"
+    r = estimate_mi(CorrelatedGaussians(dim=4, mi=2.0), hidden=(32, 32), dropout=0.5, batch_size=128, steps=200,
+                    lr=3e-3, eval_every=20, device="cpu", n_bootstrap=0)
+    assert r.read_on == "fresh evaluation rows" and not np.allclose(r.history, r.train_history)
+    again = r.critic.net.training
+    assert again is False
+
+
+def test_critic_and_pointwise_on_raw_inputs():
+    g = torch.Generator().manual_seed(1)
+    src = CorrelatedGaussians(dim=2, mi=1.5)
+    x, y = src.sample(3000, generator=g)
+    r = estimate_mi(10 * x + 3, y, bound="nwj", hidden=(64,), batch_size=256, steps=600, lr=3e-3, device="cpu")
+    xt, yt = src.sample(1000, generator=g)
+    pw = r.pointwise(10 * xt + 3, yt)
+    assert pw.shape == (1000,) and np.corrcoef(pw.numpy(), src.log_ratio(xt, yt).numpy())[0, 1] > 0.85
+    torch.testing.assert_close(r.critic(10 * xt + 3, yt) - 1.0, pw)
+    with pytest.raises(ValueError, match="columns"):
+        r.pointwise(xt[:, :1], yt)
+    assert r.critic.offset_exact and not estimate_mi(x, y, bound="dv", hidden=(8,), batch_size=64, steps=5,
+                                                     device="cpu", n_bootstrap=0).critic.offset_exact
+
+
+def test_stderr_is_evaluation_uncertainty():
+    "The bootstrap s.e. shrinks with more held-out rows and is close to the spread of held-out values over splits"
+    rng = np.random.default_rng(2)
+    def data(n):
+        x = rng.normal(size=(n, 2)); return x, x + rng.normal(size=(n, 2))
+    kw = dict(hidden=(32,), batch_size=128, steps=200, lr=3e-3, device="cpu")
+    small, large = estimate_mi(*data(1000), **kw), estimate_mi(*data(8000), **kw)
+    assert 0 < large.stderr < small.stderr
+
+
+def test_requires_grad_inputs():
+    x = torch.randn(500, 3, requires_grad=True) * 2
+    y = (x[:, 0] > 0).long()
+    r = estimate_mi(x, y, hidden=(16,), batch_size=64, steps=50, device="cpu", n_bootstrap=0)
+    assert np.isfinite(r.value)
+
+
+def test_smile_trains_and_reads_clipped_dv():
+    kw = dict(hidden=(32,), batch_size=128, steps=300, lr=3e-3, device="cpu", n_bootstrap=0)
+    r = estimate_mi(CorrelatedGaussians(dim=4, mi=2.0), bound="smile", **kw)
+    assert 1.2 < r.value < 2.6 and r.config["tau"] == 5.0
+    inf = estimate_mi(CorrelatedGaussians(dim=4, mi=2.0), bound="smile", tau=math.inf, **kw)
+    assert np.isfinite(inf.value)
+
+
+def test_estimator_object_is_reusable():
+    from minfo.estimate import MIEstimator
+    est = MIEstimator(bound="nwj", hidden=(16,), batch_size=64, steps=60, device="cpu", n_bootstrap=0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 2))
+    a, b = est.estimate(x, x + rng.normal(size=(600, 2))), est.estimate(x, rng.normal(size=(600, 2)))
+    assert float(a) == a.value and "nwj" in repr(est)
+    assert np.isfinite(a.value) and np.isfinite(b.value)

@@ -30,6 +30,7 @@ $(STAMP): settings.ini setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(PINS)
+	$(PY) -m pip uninstall -y -q minfo 2>/dev/null || true  # the distribution's old name (now minfo-lab), in older .venvs
 	$(PY) -m pip install -q -e .
 	touch $@
 

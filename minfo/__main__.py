@@ -10,5 +10,5 @@ import sys
 
 from .cli import main
 
-if __name__ == "__main__" and "ipykernel" not in sys.modules:  # not when this notebook itself runs
+if __name__ == "__main__" and "IPython" not in sys.modules:  # not when this notebook itself runs (kernel, nbdev_test)
     sys.exit(main())

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .run import PROFILE_NAMES, atomic_write_json, resolve_device
@@ -23,11 +24,11 @@ if _missing:  # checked without importing them: `import minfo.book` stays quick
     raise ImportError(f"minfo.book builds the book and needs the `book` extra (missing: {', '.join(_missing)}): "
                       "pip install 'minfo-lab[book]'  (from a checkout: pip install '.[book]')")
 
-from nbdev.showdoc import BasicMarkdownRenderer
+from fastcore.docments import MarkdownRenderer
 
 # %% auto #0
 __all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'kernel_config', 'execute_chapter',
-           'build_book', 'render_html', 'main', 'api_table', 'ApiRenderer']
+           'build_book', 'render_html', 'main', 'api_table', 'api_signature', 'ApiRenderer']
 
 # %% ../nbs/01b_book.ipynb #61668c39
 def toc_files(toc: str | Path = "_toc.yml") -> list[str]:
@@ -86,12 +87,15 @@ def prepare_for_book(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def kernel_config():
-    "Kernel settings for papermill: IPC transport (local Unix sockets, where the OS has them) instead of TCP ports."
+def kernel_config(ipc_dir: str | Path | None = None,  # a private folder for the kernel's sockets (None: TCP)
+                  ):
+    "Kernel settings for papermill: IPC transport (Unix sockets in `ipc_dir`) where the OS has it, instead of TCP ports."
     from traitlets.config import Config
-    # over TCP, ipykernel warns in every chapter's log that the ports are unencrypted; IPC sockets are files in
-    # the user's Jupyter runtime folder, readable by the user only, so the warning no longer applies
-    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
+    # over TCP, ipykernel warns in every chapter's log that the ports are unencrypted; IPC sockets are files in a
+    # private temporary folder (one per execution: concurrent builds never share a socket name)
+    if ipc_dir is None or os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(ipc_dir) / "kernel")}})
 
 
 def execute_chapter(src: str | Path,  # the source notebook
@@ -112,8 +116,9 @@ def execute_chapter(src: str | Path,  # the source notebook
     dst.parent.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial.ipynb")
-    pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent.resolve()),
-                        kernel_name="python3", progress_bar=False, config=kernel_config())
+    with tempfile.TemporaryDirectory(prefix="minfo-kernel-") as ipc_dir:
+        pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent.resolve()),
+                            kernel_name="python3", progress_bar=False, config=kernel_config(ipc_dir))
     prepare_for_book(tmp)
     os.replace(tmp, dst)
     atomic_write_json(stamp, {"fingerprint": fp, "params": params})
@@ -235,8 +240,44 @@ def api_table(sym) -> str:
     return "\n".join(lines)
 
 
-class ApiRenderer(BasicMarkdownRenderer):
-    "`show_doc` in this book (settings.ini: `renderer = minfo.book.ApiRenderer`): nbdev's heading, signature and docstring, then `api_table`."
+def _anno(a) -> str:
+    return a if isinstance(a, str) else inspect.formatannotation(a)
+
+
+def api_signature(sym, name: str | None = None) -> str:
+    "`def name(a: int = 1, *, b: str = 'x') -> float` (one parameter per line when long), or `class name(...)`."
+    name = name or getattr(sym, "__qualname__", getattr(sym, "__name__", repr(sym)))
+    try:
+        sig = inspect.signature(sym)
+    except (TypeError, ValueError):
+        return name
+    parts, star = [], False
+    for p in sig.parameters.values():
+        if p.name == "self":
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*"); star = True
+        text = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "") + p.name
+        star = star or p.kind is p.VAR_POSITIONAL
+        if p.annotation is not p.empty:
+            text += f": {_anno(p.annotation)}"
+        if p.default is not p.empty:
+            text += f" = {p.default!r}" if p.annotation is not p.empty else f"={p.default!r}"
+        parts.append(text)
+    ret = "" if inspect.isclass(sym) or sig.return_annotation is sig.empty else f" -> {_anno(sig.return_annotation)}"
+    head = f"{'class' if inspect.isclass(sym) else 'def'} {name}("
+    one = head + ", ".join(parts) + ")" + ret
+    return one if len(one) <= 100 else head + "\n" + "".join(f"    {t},\n" for t in parts) + ")" + ret
+
+
+class ApiRenderer(MarkdownRenderer):
+    "`show_doc` in this book (settings.ini: `renderer = minfo.book.ApiRenderer`): the signature, the docstring, then `api_table`."
+    # nbdev's own renderer starts with a `---` rule and a heading: inside a cell's output docutils rejects the
+    # rule and the book's `-W` build stops; the signature names the symbol instead
     def _repr_markdown_(self):
+        doc = f"```python\n{api_signature(self.sym, self.nm)}\n```"
+        if self.docs:
+            first, _, rest = self.docs.strip().partition("\n")
+            doc += f"\n\n*{first.strip()}*" + (f"\n{rest}" if rest.strip() else "")
         table = api_table(self.sym)
-        return super()._repr_markdown_() + (f"\n\n{table}" if table else "")
+        return doc + (f"\n\n{table}" if table else "")

@@ -97,3 +97,24 @@ def test_bad_input_is_one_line_and_exit_code_2(files, args, message):
     assert message in res.stderr and "Traceback" not in res.stderr, res.stderr
     errors = [l for l in res.stderr.splitlines() if "error:" in l]
     assert len(errors) == 1, res.stderr
+
+
+def test_book_kernels_run_without_the_tcp_warning(tmp_path):
+    "Chapters execute over IPC (minfo.book.kernel_config): the kernel's 'TCP without encryption' warning is gone."
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    run = ("import sys, papermill as pm\n"
+           "from traitlets.config import Config\n"
+           "from minfo.book import execute_chapter\n"
+           "if sys.argv[1] == 'tcp':  # the control: papermill's default transport\n"
+           "    pm.execute_notebook('tiny.ipynb', 'tcp.ipynb', kernel_name='python3', progress_bar=False,\n"
+           "                        config=Config({'KernelManager': {'transport': 'tcp'}}))\n"
+           "else:\n"
+           "    assert execute_chapter('tiny.ipynb', 'out/tiny.ipynb', {}, lib_dir='.')\n")
+    logs = {t: subprocess.run([sys.executable, "-c", run, t], cwd=tmp_path, capture_output=True, text=True) for t in ("tcp", "ipc")}
+    assert all(r.returncode == 0 for r in logs.values()), {t: r.stderr[-2000:] for t, r in logs.items()}
+    assert "without encryption" in logs["tcp"].stderr  # the warning is real and this test would see it
+    assert "without encryption" not in logs["ipc"].stderr + logs["ipc"].stdout, logs["ipc"].stderr
+    assert nbformat.read(tmp_path / "out" / "tiny.ipynb", as_version=4).cells[0].outputs[0]["text"] == "42\n"
+    assert not [p for p in tmp_path.rglob("*") if p.is_socket()]  # no socket files left beside the notebooks

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .estimate import as_labels, check_bool, check_int, check_number
 from .run import resolve_device
 
 # %% auto #0
@@ -30,23 +31,49 @@ def _features(f, name: str = "features") -> torch.Tensor:
     return t.float().cpu()
 
 def _labels(y, name: str = "labels") -> torch.Tensor:
-    "int64 tensor [N] of non-negative class labels"
-    t = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y.detach())
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise ValueError(f"{name} must be integer class labels, got dtype {t.dtype}")
-    if t.ndim == 2 and t.shape[1] == 1: t = t[:, 0]
-    if t.ndim != 1: raise ValueError(f"{name} must be 1-D, got shape {tuple(t.shape)}")
-    if len(t) and t.min() < 0: raise ValueError(f"{name} must be non-negative")
-    return t.long().cpu()
+    "int64 codes [N] of one column of class labels (int, bool or str; codes from `np.unique`)"
+    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1: arr = arr[:, 0]
+    if arr.ndim != 1: raise ValueError(f"{name} must be 1-D, got shape {tuple(arr.shape)}")
+    if arr.dtype.kind in "fc": raise ValueError(f"{name} must be integer class labels (or bool / str), got dtype {arr.dtype}")
+    if arr.dtype.kind in "iu" and len(arr) and arr.min() >= 0: return torch.as_tensor(arr, dtype=torch.long)
+    if len(arr) == 0: return torch.zeros(0, dtype=torch.long)
+    return as_labels(arr, name)[0] if len(np.unique(arr)) > 1 else torch.zeros(len(arr), dtype=torch.long)
+
+def _label_pair(y_train, y_val) -> tuple[torch.Tensor, torch.Tensor]:
+    "Training and validation labels encoded together (the same class -> the same code)"
+    a = y_train.detach().cpu().numpy() if isinstance(y_train, torch.Tensor) else np.asarray(y_train)
+    b = y_val.detach().cpu().numpy() if isinstance(y_val, torch.Tensor) else np.asarray(y_val)
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and (not len(a) or a.min() >= 0) and (not len(b) or b.min() >= 0):
+        return _labels(a, "training labels"), _labels(b, "validation labels")
+    for arr, name in ((a, "training labels"), (b, "validation labels")): _labels(arr, name)  # dtype and shape checks
+    codes, _ = as_labels(np.concatenate([a.reshape(-1), b.reshape(-1)]), "labels")
+    return codes[:a.size], codes[a.size:]
 
 def _pair(f, y, split: str = "") -> tuple[torch.Tensor, torch.Tensor]:
-    f, y = _features(f, f"{split}features"), _labels(y, f"{split}labels")
+    f = _features(f, f"{split}features")
+    y = y if isinstance(y, torch.Tensor) and y.dtype == torch.long else _labels(y, f"{split}labels")
     if len(f) != len(y): raise ValueError(f"{split}features have {len(f)} rows but {split}labels have {len(y)}")
     if len(f) == 0: raise ValueError(f"{split}features are empty")
     return f, y
 
 def _check_classes(y: torch.Tensor):
     if len(torch.unique(y)) < 2: raise ValueError("labels contain a single class; need at least two")
+
+def _check_fit_settings(**kw) -> None:
+    "Probe settings: positive integers (epochs, batch_size, max_iter, steps), positive lr and tol, non-negative decay"
+    for k, v in kw.items():
+        if k in ("epochs", "batch_size", "max_iter", "steps"): check_int(k, v, 1)
+        elif k in ("lr", "tol"): check_number(k, v, 0.0, lo_open=True)
+        elif k == "weight_decay": check_number(k, v, 0.0)
+        elif k == "seed": check_int(k, v, 0)
+        elif k in ("standardize", "return_model", "return_details"): check_bool(k, v)
+        elif k == "dropout":
+            if not isinstance(v, (tuple, list)): raise TypeError(f"dropout must be one probability per hidden layer, got {v!r}")
+            for p in v: check_number("dropout", p, 0.0, 1.0, hi_open=True)
+        elif k == "hidden":
+            if not isinstance(v, (tuple, list)) or not v: raise TypeError(f"hidden must be a non-empty sequence of widths, got {v!r}")
+            for h in v: check_int("hidden", h, 1)
 
 # %% ../nbs/04_label_mi.ipynb #5157705b
 @torch.no_grad()
@@ -78,6 +105,7 @@ def _standardize(f_train: torch.Tensor, f_val: torch.Tensor):
     return (f_train - mu) / sd, (f_val - mu) / sd
 
 def _prep(f_train, y_train, f_val, y_val, standardize):
+    y_train, y_val = _label_pair(y_train, y_val)
     f_train, y_train = _pair(f_train, y_train, "training ")
     f_val, y_val = _pair(f_val, y_val, "validation ")
     if f_train.shape[1] != f_val.shape[1]:
@@ -87,11 +115,20 @@ def _prep(f_train, y_train, f_val, y_val, standardize):
     k = int(max(y_train.max(), y_val.max())) + 1
     return f_train, y_train, f_val, y_val, k
 
-def _val_acc(model: nn.Module, f_val: torch.Tensor, y_val: torch.Tensor, device) -> float:
+@torch.no_grad()
+def _val_metrics(model: nn.Module, f_val: torch.Tensor, y_val: torch.Tensor, device) -> tuple[float, float]:
+    "Held-out accuracy in [0, 1] and mean cross-entropy in nats"
     model.eval()
-    with torch.no_grad():
-        pred = torch.cat([model(f_val[i:i + 8192].to(device)).argmax(1).cpu() for i in range(0, len(f_val), 8192)])
-    return (pred == y_val).float().mean().item()
+    z = torch.cat([model(f_val[i:i + 8192].to(device)).float().cpu() for i in range(0, len(f_val), 8192)])
+    return (z.argmax(1) == y_val).float().mean().item(), F.cross_entropy(z, y_val).item()
+
+def _val_acc(model: nn.Module, f_val: torch.Tensor, y_val: torch.Tensor, device) -> float:
+    return _val_metrics(model, f_val, y_val, device)[0]
+
+def _probe_result(model, f_val, y_val, device, return_model: bool, return_details: bool):
+    acc, ce = _val_metrics(model, f_val, y_val, device)
+    if return_details: return dict(accuracy=acc, cross_entropy=ce, model=model.cpu())
+    return (acc, model.cpu()) if return_model else acc
 
 @torch.no_grad()
 def softmax_loss_grad(model: nn.Linear, X: torch.Tensor, Y: torch.Tensor, onehot: torch.Tensor,
@@ -116,7 +153,7 @@ def _fit_cross_entropy(model: nn.Module, opt, X: torch.Tensor, Y: torch.Tensor, 
             F.cross_entropy(model(X[idx]), Y[idx]).backward()
             opt.step()
 
-def linear_probe(f_train, y_train,             # training features [N, D] and labels [N]
+def linear_probe(f_train, y_train,             # training features [N, D] and labels [N] (int, bool or str)
                  f_val, y_val,                 # validation features [M, D] and labels [M]
                  method: str = "lbfgs",        # "lbfgs" (full batch, exact) | "adam" (App. C.2)
                  weight_decay: float = 1e-3,   # λ of the (λ/2)‖W‖² penalty (not on the bias)
@@ -128,10 +165,13 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
                  standardize: bool = True,     # z-score features with the training statistics
                  seed: int = 0,
                  device="auto",
-                 return_model: bool = False,
+                 return_model: bool = False,   # also return the fitted nn.Linear: (accuracy, model)
+                 return_details: bool = False, # return dict(accuracy, cross_entropy (held-out, nats), model)
                 ):
     "Validation accuracy in [0, 1] of multinomial logistic regression on frozen features (linear evaluation)"
     if method not in ("lbfgs", "adam"): raise ValueError(f"unknown method {method!r}; use 'lbfgs' or 'adam'")
+    _check_fit_settings(weight_decay=weight_decay, epochs=epochs, lr=lr, batch_size=batch_size, max_iter=max_iter,
+                        tol=tol, standardize=standardize, seed=seed, return_model=return_model, return_details=return_details)
     f_train, y_train, f_val, y_val, k = _prep(f_train, y_train, f_val, y_val, standardize)
     device = resolve_device(device)
     g = torch.Generator().manual_seed(int(seed))
@@ -148,8 +188,7 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
         opt = torch.optim.Adam([{"params": [model.weight], "weight_decay": weight_decay},
                                 {"params": [model.bias], "weight_decay": 0.0}], lr=lr)
         _fit_cross_entropy(model, opt, X, Y, epochs, batch_size, g)
-    acc = _val_acc(model, f_val, y_val, device)
-    return (acc, model.cpu()) if return_model else acc
+    return _probe_result(model, f_val, y_val, device, return_model, return_details)
 
 # %% ../nbs/04_label_mi.ipynb #a80e9718
 def mlp(d_in: int, d_out: int, hidden=(512, 512, 512), dropout=(0.5, 0.3, 0.2)) -> nn.Sequential:
@@ -169,8 +208,11 @@ def mlp_probe(f_train, y_train, f_val, y_val,
               standardize: bool = True,
               seed: int = 0,
               device="auto",
-             ) -> float:
+              return_details: bool = False,  # return dict(accuracy, cross_entropy (held-out, nats), model)
+             ):
     "Validation accuracy in [0, 1] of the MLP probe of App. C.2 on frozen features"
+    _check_fit_settings(hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                        batch_size=batch_size, standardize=standardize, seed=seed, return_details=return_details)
     f_train, y_train, f_val, y_val, k = _prep(f_train, y_train, f_val, y_val, standardize)
     device = resolve_device(device)
     torch.manual_seed(int(seed))
@@ -179,42 +221,40 @@ def mlp_probe(f_train, y_train, f_val, y_val,
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     X, Y = f_train.to(device), y_train.to(device)
     _fit_cross_entropy(model, opt, X, Y, epochs, batch_size, g)
-    return _val_acc(model, f_val, y_val, device)
+    return _probe_result(model, f_val, y_val, device, False, return_details)
 
 # %% ../nbs/04_label_mi.ipynb #ae773c03
 def label_entropy(y) -> float:
-    "H(Y) in nats of the empirical distribution of integer labels"
+    "H(Y) in nats of the empirical distribution of class labels"
     y = _labels(y)
     p = torch.bincount(y).double(); p = p[p > 0] / len(y)
     return float(-(p * p.log()).sum())
 
-def _plugin_history(f: torch.Tensor, y: torch.Tensor, **kwargs) -> np.ndarray:
-    "The one call into chapter 3: held-out plug-in estimates of a JS-trained joint critic during training"
-    from minfo.estimate import estimate_mi
-    res = estimate_mi(f, y, bound="js", critic="joint", **kwargs)
-    return np.asarray(res.plugin_history, dtype=float)
-
-def nmi(features, labels,                       # features [N, D], integer labels [N]
+def nmi(features, labels,                       # features [N, D], class labels [N] (int, bool or str)
         hidden: tuple = (512, 512, 512),
         dropout: tuple = (0.5, 0.3, 0.2),
         weight_decay: float = 2.5e-5,
         lr: float = 5e-4,
         batch_size: int = 512,
         steps: int = 2000,                      # critic updates
-        standardize: bool = True,               # z-score the features first
+        standardize: bool = True,               # z-score the features (on the critic's training rows)
         seed: int = 0,
         device="auto",
-        return_details: bool = False,           # also return Î, H(Y) and the validation history
+        return_details: bool = False,           # also return Î, H(Y), the validation history and the estimate
         **estimate_kwargs,                      # passed on to `minfo.estimate.estimate_mi` (e.g. val_fraction)
        ):
     "NMI(e(X); Y) = Î(e(X); Y) / H(Y) (eq. 11), Î the best held-out plug-in estimate of a JS-trained critic"
+    from minfo.estimate import estimate_mi
+    _check_fit_settings(hidden=hidden, dropout=dropout, steps=steps, lr=lr, weight_decay=weight_decay,
+                        batch_size=batch_size, standardize=standardize, seed=seed, return_details=return_details)
     f, y = _pair(features, labels)
     _check_classes(y)
-    if standardize: f = (f - f.mean(0)) / f.std(0).clamp_min(1e-6)
     h = label_entropy(y)
-    hist = _plugin_history(f, y, hidden=tuple(hidden), dropout=tuple(dropout), weight_decay=weight_decay, lr=lr,
-                           batch_size=batch_size, steps=steps, seed=seed, device=device, **estimate_kwargs)
+    res = estimate_mi(f, y, bound="js", critic="joint", hidden=tuple(hidden), dropout=tuple(dropout),
+                      weight_decay=weight_decay, lr=lr, batch_size=batch_size, steps=steps, seed=seed, device=device,
+                      standardize=standardize, **estimate_kwargs)
+    hist = np.asarray(res.plugin_history, dtype=float)
     hist = hist[np.isfinite(hist)]
     mi = float(hist.max()) if len(hist) else float("nan")
     out = mi / h
-    return dict(nmi=out, mi=mi, entropy=h, history=hist) if return_details else out
+    return dict(nmi=out, mi=mi, entropy=h, history=hist, estimate=res) if return_details else out

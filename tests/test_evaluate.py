@@ -22,10 +22,8 @@ def blobs(n, d=6, k=3, sep=3.0, seed=0):
     (lambda f, y: (f[:5], y), "5 rows"),
     (lambda f, y: (f, y.float()), "integer class labels"),
     (lambda f, y: (f.long(), y), "floating point"),
-    (lambda f, y: (f, y.bool()), "integer class labels"),
     (lambda f, y: (f, torch.zeros_like(y)), "single class"),
     (lambda f, y: (f[:, :, None], y), "2-D"),
-    (lambda f, y: (f, -y), "non-negative"),
     (lambda f, y: (torch.where(f > 2, float("inf"), f), y), "non-finite"),
 ])
 def test_bad_input(bad, msg):
@@ -38,6 +36,48 @@ def test_bad_input(bad, msg):
         mlp_probe(fb, yb, fv, yv, epochs=1)
     with pytest.raises(ValueError, match=msg):
         nmi(fb, yb, steps=1)
+
+
+def test_labels_as_users_have_them():
+    "bool, negative and string labels are class labels, encoded over training and validation labels together"
+    f, y = blobs(300, k=2); fv, yv = blobs(150, k=2, seed=1)
+    ref = linear_probe(f, y, fv, yv)
+    names = np.array(["ant", "bee"])
+    assert linear_probe(f, y.bool(), fv, yv.bool()) == ref
+    assert linear_probe(f, y - 7, fv, yv - 7) == ref
+    assert linear_probe(f, names[y], fv, names[yv]) == ref
+    d = mlp_probe(f, names[y], fv, names[yv], hidden=(16,), dropout=(0.0,), epochs=5, return_details=True)
+    assert set(d) == {"accuracy", "cross_entropy", "model"} and d["cross_entropy"] > 0
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(epochs=0, method="adam"), ValueError, "epochs must be an integer >= 1"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay must lie in"),
+    (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+    (dict(lr="1e-3"), TypeError, "lr must be a number"),
+    (dict(max_iter=1.5), TypeError, "max_iter must be an integer"),
+    (dict(tol=0.0), ValueError, "tol must lie in"),
+    (dict(seed=None), TypeError, "seed must be an integer"),
+    (dict(standardize="no"), TypeError, "standardize must be True or False"),
+])
+def test_probe_settings_are_checked(kw, err, msg):
+    f, y = blobs(60); fv, yv = blobs(30, seed=1)
+    with pytest.raises(err, match=msg):
+        linear_probe(f, y, fv, yv, **kw)
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(epochs=0), ValueError, "epochs"), (dict(hidden=16), TypeError, "hidden"),
+    (dict(dropout=0.5), TypeError, "dropout"), (dict(weight_decay=-1), ValueError, "weight_decay"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+])
+def test_mlp_probe_and_nmi_settings_are_checked(kw, err, msg):
+    f, y = blobs(60); fv, yv = blobs(30, seed=1)
+    with pytest.raises(err, match=msg):
+        mlp_probe(f, y, fv, yv, **kw)
+    nkw = {("steps" if k == "epochs" else k): v for k, v in kw.items()}
+    with pytest.raises(err, match="steps" if "epochs" in kw else msg):
+        nmi(f, y, **nkw)
 
 
 def test_validation_split_errors():

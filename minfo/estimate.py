@@ -504,23 +504,28 @@ class HeldOut:
 @torch.no_grad()
 def bootstrap_stderr(blocks: list[torch.Tensor], objective: Objective, structure: str, n_boot: int,
                      generator: torch.Generator, k: int) -> tuple[float, float]:
-    "Bootstrap standard errors (value, plug-in) of critic k's held-out estimate from its score blocks"
+    "Bootstrap standard errors (value, plug-in) of critic k's held-out estimate: rows resampled within each chunk"
     if n_boot < 2: return float("nan"), float("nan")
     n = sum(S.shape[-1] for S in blocks)
     vals, plugs = torch.zeros(n_boot, dtype=torch.float64), torch.zeros(n_boot, dtype=torch.float64)
     sub = objective.single(k)
-    for S in blocks:
-        s, m = S[k], S.shape[-1]
-        for b0 in range(0, n_boot, 16):
-            b = min(16, n_boot - b0)
-            idx = torch.randint(m, (b, m), generator=generator).to(S.device)
-            if structure == "shuffle": R = torch.stack([s[0][idx], s[1][idx]], 1)           # [b, 2, m]
-            else: R = s[idx[:, :, None], idx[:, None, :]]                                    # [b, m, m]
-            v, _, p, _ = sub(R)
-            vals[b0:b0 + b] += (m / n) * v.double().cpu(); plugs[b0:b0 + b] += (m / n) * p.double().cpu()
+    sizes = sorted({S.shape[-1] for S in blocks})
+    for m in sizes:  # chunks of one size are resampled together: [replicates x chunks] problems per call
+        s = torch.stack([S[k] for S in blocks if S.shape[-1] == m])                          # [C, 2, m] or [C, m, m]
+        C = len(s)
+        step = max(1, (2**22) // (C * m * (m if structure != "shuffle" else 2)))          # bounded memory per call
+        for b0 in range(0, n_boot, step):
+            b = min(step, n_boot - b0)
+            idx = torch.randint(m, (b, C, m), generator=generator).to(s.device)
+            ci = torch.arange(C, device=s.device).view(1, C, 1)
+            if structure == "shuffle": R = torch.stack([s[ci, 0, idx], s[ci, 1, idx]], 2)       # [b, C, 2, m]
+            else: R = s[ci.unsqueeze(-1), idx.unsqueeze(-1), idx.unsqueeze(-2)]                   # [b, C, m, m]
+            v, _, p, _ = sub(R.reshape(b * C, *R.shape[2:]))
+            vals[b0:b0 + b] += (m / n) * v.double().cpu().view(b, C).sum(1)
+            plugs[b0:b0 + b] += (m / n) * p.double().cpu().view(b, C).sum(1)
     return float(vals.std()), float(plugs.std())
 
-# %% ../nbs/03c_estimate.ipynb #c3624018
+# %% ../nbs/03c_estimate.ipynb #2131852e
 def take_critic(critic: StackedCritic, k: int) -> StackedCritic:
     "A one-critic copy of critic k of a stacked model (eval mode, no gradient state)"
     memo = {id(critic.flat): nn.Parameter(critic.flat.detach()[k:k + 1].clone())}
@@ -553,7 +558,7 @@ class TrainedCritic(nn.Module):
     @property
     def offset_exact(self) -> bool: return get_bound(self.bound).offset_exact
 
-# %% ../nbs/03c_estimate.ipynb #db37446c
+# %% ../nbs/03c_estimate.ipynb #3a8b9250
 def estimate_flags(history: np.ndarray, value: float, log_n: float, died_at: int | None) -> dict:
     "The flags of one estimate: diverged, diverged_at, near_log_n, still_rising, rise (nats over the last fifth)"
     s = smooth(history) if len(history) else np.array([])
@@ -566,7 +571,7 @@ def estimate_flags(history: np.ndarray, value: float, log_n: float, died_at: int
                 near_log_n=bool(np.isfinite(value) and value >= log_n - 0.5),
                 still_rising=None if rise is None else bool(rise > max(0.05, 0.02 * abs(value))), rise=rise)
 
-# %% ../nbs/03c_estimate.ipynb #e6e7c4c9
+# %% ../nbs/03c_estimate.ipynb #7d3623e7
 @dataclass
 class MIEstimate:
     "One trained critic's MI estimate: value, standard error, history, flags and the critic itself"
@@ -607,7 +612,7 @@ class MIEstimate:
         p = "" if self.plugin is None else f", plug-in {self.plugin:.4g}"
         return f"MIEstimate({self.bound}: {self.value:.4g}{se} nats{p}{t}, log N {self.log_n:.3g}, {fl})"
 
-# %% ../nbs/03c_estimate.ipynb #4bde69ab
+# %% ../nbs/03c_estimate.ipynb #29cdec1b
 def _make_critic(s: EstimatorSettings, dx: int, dy: int, seeds: list[int], device) -> StackedCritic:
     kw = dict(n_critics=len(seeds), seeds=seeds)
     if s.critic == "joint":
@@ -634,7 +639,7 @@ def _check_seeds(seeds) -> list[int]:
     if not seeds: raise ValueError("seeds is empty: give at least one seed")
     return seeds
 
-# %% ../nbs/03c_estimate.ipynb #ec34affa
+# %% ../nbs/03c_estimate.ipynb #ad59691e
 class _Run:
     "Everything one (batched) training run holds: sources, critic, optimizer, batcher, objective, guard, history"
     def __init__(self, s: EstimatorSettings, sources: Sequence, seeds: Sequence[int]):
@@ -705,7 +710,7 @@ class _Run:
             self.objective.state = {n: None if v is None else v.to(self.dev) for n, v in vals["state"].items()}
         return start
 
-# %% ../nbs/03c_estimate.ipynb #61aa7c5a
+# %% ../nbs/03c_estimate.ipynb #65ed9bac
 def _config(s: EstimatorSettings, every: int, bound: str, seed: int, source: int, device) -> dict:
     cfg = {k: v for k, v in s.as_dict().items() if k not in ("progress", "bound", "keep_critic")}
     return dict(cfg, hidden=list(s.hidden), eval_every=every, matmul_dtype=s.matmul_dtype or "fp32", device=str(device),
@@ -751,7 +756,7 @@ def run_training(settings: EstimatorSettings, sources: Sequence, seeds: Sequence
             if not run.guard.alive.any(): break
     return _results(run, time.time() - t0)
 
-# %% ../nbs/03c_estimate.ipynb #3ffbb6d3
+# %% ../nbs/03c_estimate.ipynb #de558992
 _SETTINGS_DOC = """
 Settings (all keyword; checked, a wrong type or value is an error naming the setting):
     bound          training objective and read-out, a trainable name of `minfo.bounds.BOUNDS`: "nwj" (default), "mine",
@@ -831,7 +836,7 @@ def train_critics(sources: Sequence,  # samplers and/or (x, y) array pairs
 estimate_mi.__doc__ += "\n" + _SETTINGS_DOC
 train_critics.__doc__ += "\n" + _SETTINGS_DOC
 
-# %% ../nbs/03c_estimate.ipynb #20b24dda
+# %% ../nbs/03c_estimate.ipynb #fae62fca
 class MIBound(nn.Module):
     "A critic and an MI bound as one autograd module: out = bound(x, y); out.loss.backward() reaches x, y and the critic"
     def __init__(self, x_dim: int, y_dim: int, bound: str = "infonce", critic: str = "joint",

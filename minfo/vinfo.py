@@ -23,48 +23,23 @@ __all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head',
            'VInformation', 'v_information', 'v_entropy', 'reconstruction_error', 'train_vinfomax', 'probe_evaluator',
            'train_infomax']
 
-# %% ../nbs/05a_vinfo.ipynb #24cfc82e
+# %% ../nbs/05a_vinfo.ipynb #89f02ed9
+from .estimate import as_labels, as_table, is_label_column
+
 TARGETS = ("gaussian", "categorical")
 
-def _as_table(a, name: str) -> torch.Tensor:
-    "Float32 tensor [n, d] from numpy / torch / lists (1-D = one column); finite, non-empty, numeric"
-    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-    if arr.dtype.kind not in "biuf": raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim == 1: arr = arr[:, None]
-    if arr.ndim != 2: raise ValueError(f"{name} must be 1-D or 2-D (rows = samples), got shape {arr.shape}")
-    if arr.size == 0: raise ValueError(f"{name} is empty (shape {arr.shape})")
-    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-    if not torch.isfinite(t).all(): raise ValueError(f"{name} has non-finite values (nan or inf)")
-    return t
-
-def _label_array(a, name: str) -> np.ndarray:
-    "1-D numpy array of class labels (int, bool or str)"
+def _label_values(a, name: str) -> np.ndarray:
+    "The raw labels of one column as a 1-D numpy array (checked by `as_labels` when they are not one column)"
     arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
     if arr.ndim == 2 and arr.shape[1] == 1: arr = arr[:, 0]
-    if arr.ndim != 1: raise ValueError(f"{name} must be one column of class labels, got shape {arr.shape}")
-    if arr.dtype.kind in "fc":
-        raise ValueError(f"{name} holds float values (dtype {arr.dtype}); a categorical target needs class labels "
-                         "(int, bool or str) — use target='gaussian' for a continuous target, or .astype(int)")
-    if arr.dtype.kind not in "biuUSO": raise ValueError(f"{name} must hold int, bool or str labels, got {arr.dtype}")
-    if len(arr) == 0: raise ValueError(f"{name} is empty")
+    if arr.ndim != 1: as_labels(arr, name)   # raises with the engine's message
     return arr
-
-def _as_labels(a, name: str) -> tuple[torch.Tensor, np.ndarray]:
-    "(codes LongTensor [n], classes) with classes from `np.unique`; at least two classes"
-    classes, codes = np.unique(_label_array(a, name), return_inverse=True)
-    if len(classes) < 2: raise ValueError(f"{name} has a single class ({classes[0]!r}); need at least two")
-    return torch.from_numpy(codes.reshape(-1).astype(np.int64)), classes
-
-def _is_label_column(a) -> bool:
-    "One column of non-float values (int, bool, str): a class label"
-    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-    return (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)) and arr.dtype.kind in "biuUSO"
 
 def resolve_target(y, target: str = "auto") -> str:
     "'gaussian' or 'categorical'; 'auto' -> categorical for one non-float column, else gaussian"
     if not isinstance(target, str) or target not in TARGETS + ("auto",):
         raise ValueError(f"unknown target {target!r}; use 'gaussian', 'categorical' or 'auto'")
-    return ("categorical" if _is_label_column(y) else "gaussian") if target == "auto" else target
+    return ("categorical" if is_label_column(y) else "gaussian") if target == "auto" else target
 
 # %% ../nbs/05a_vinfo.ipynb #567a25fd
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
@@ -262,11 +237,11 @@ class VInformation:
 def _target(y, target: str, name: str):
     "(tensor, classes, k): codes for categorical targets, a float table for Gaussian ones"
     if target == "categorical":
-        codes, classes = _as_labels(y, name)
+        codes, classes = as_labels(y, name)
         return codes, classes, len(classes)
-    if _is_label_column(y) and np.asarray(y if not isinstance(y, torch.Tensor) else y.cpu()).dtype.kind in "USO":
+    if not isinstance(y, torch.Tensor) and is_label_column(y) and np.asarray(y).dtype.kind in "USO":
         raise ValueError(f"{name} holds strings: a Gaussian target must be numeric (use target='categorical')")
-    return _as_table(y, name), None, 0
+    return as_table(y, name).cpu(), None, 0
 
 def _prepare(x, y, target: str, held_out, s: VSettings) -> dict:
     "Checked, split, standardized rows: fit / stop / held-out (x may be None)"
@@ -274,21 +249,21 @@ def _prepare(x, y, target: str, held_out, s: VSettings) -> dict:
         if not (isinstance(held_out, (tuple, list)) and len(held_out) == 2):
             raise TypeError("held_out must be a pair (x_held, y_held)")
         if (x is None) != (held_out[0] is None): raise ValueError("give x and held_out x both, or neither")
-        ya = _label_array(y, "y") if target == "categorical" else y
-        yh = _label_array(held_out[1], "held-out y") if target == "categorical" else held_out[1]
+        ya = _label_values(y, "y") if target == "categorical" else y
+        yh = _label_values(held_out[1], "held-out y") if target == "categorical" else held_out[1]
         yt, classes, k = _target(np.concatenate([ya, yh]) if target == "categorical" else y, target, "y")
         yh_t = yt[len(ya):] if target == "categorical" else _target(yh, target, "held-out y")[0]
         yt = yt[:len(ya)] if target == "categorical" else yt
     else:
         yt, classes, k = _target(y, target, "y")
     n = len(yt)
-    xt = None if x is None else _as_table(x, "x")
+    xt = None if x is None else as_table(x, "x").cpu()   # fits run on the CPU's copy (MLP heads: on `device`)
     if xt is not None and len(xt) != n: raise ValueError(f"x has {len(xt)} rows but y has {n}")
     fit, stop, held = _split(n, s, held_out is not None)
     d = dict(k=k, classes=classes, y_fit=yt[fit], y_stop=yt[stop])
     d["y_held"] = yh_t if held_out is not None else yt[held]
     if xt is not None:
-        xh = _as_table(held_out[0], "held-out x") if held_out is not None else xt[held]
+        xh = as_table(held_out[0], "held-out x").cpu() if held_out is not None else xt[held]
         if len(xh) != len(d["y_held"]): raise ValueError(f"held-out x has {len(xh)} rows but held-out y {len(d['y_held'])}")
         if xh.shape[1] != xt.shape[1]: raise ValueError(f"held-out x has {xh.shape[1]} columns but x has {xt.shape[1]}")
         z = _standardizer(xt[fit], s.standardize)

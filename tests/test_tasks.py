@@ -1,0 +1,126 @@
+"""minfo.tasks from a user's side: samplers as estimator sources, the benchmark with user functions and minfo
+estimators (resume after an interruption, failures recorded, batched == one by one on labels too), bad input."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minfo import tasks as T
+from minfo.estimate import MIEstimator, estimate_mi
+
+TINY = dict(steps=20, batch_size=32, hidden=(8,), lr=1e-2, n_bootstrap=0, keep_critic=False, device="cpu",
+            progress=False)
+
+
+@pytest.mark.parametrize("task_id", ["1v1-normal-0.75", "student-identity-2-2-1", "spiral-multinormal-sparse-3-3-2-2.0",
+                                     "discrete-channel-4-0.1", "mixed-gauss-4-4-3", "highmi-normal-5-5-30"])
+def test_a_task_is_a_sampler_for_the_engine(task_id):
+    task = T.get_task(task_id)
+    res = estimate_mi(task, bound="nwj", **TINY)
+    assert res.true_mi == pytest.approx(task.mi) and math.isfinite(res.value)
+
+
+def test_samples_are_reproducible_and_independent_across_seeds():
+    task = T.get_task("asinh-student-identity-3-3-2")
+    a, b, c = T.draw(task, 0, 50), T.draw(task, 0, 50), T.draw(task, 1, 50)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
+
+
+def test_benchmark_resumes_after_an_interruption(tmp_path):
+    calls = []
+
+    def counted(x, y):
+        calls.append(1)
+        return T.cca_mi(x, y)
+
+    tasks = [T.binormal(), T.multinormal_dense(2, 2)]
+    first = T.benchmark({"cca": counted}, tasks[:1], seeds=(0, 1), n_samples=300, results_dir=tmp_path,
+                        progress_bar=False)   # as if a run had stopped after its first task
+    assert len(calls) == 2
+    rows = T.benchmark({"cca": counted}, tasks, seeds=(0, 1), n_samples=300, results_dir=tmp_path, progress_bar=False)
+    assert len(calls) == 4                                       # only the missing task ran
+    assert [r["estimate"] for r in rows[:2]] == [r["estimate"] for r in first]
+    assert {r["task"] for r in rows} == {t.id for t in tasks} and all(r["error"] is None for r in rows)
+
+
+def test_batched_minfo_estimators_match_one_by_one_on_labels(tmp_path):
+    est = {"nwj": MIEstimator("nwj", **TINY), "js": MIEstimator("js", **TINY),
+           "infonce": MIEstimator("infonce", negatives="all", **TINY)}
+    tasks = [T.noisy_channel(4, 0.1), T.LabelMixture(4, 4, 3.0, mc_samples=2000)]   # one-hot widths 4 × 4 both
+    rows = T.benchmark(est, tasks, seeds=(3,), n_samples=200, results_dir=tmp_path, progress_bar=False)
+    by = {(r["task"], r["estimator"]): r for r in rows}
+    assert by[(tasks[0].id, "nwj")]["batched"] == 4                  # 2 tasks x (nwj, js) in one model
+    assert by[(tasks[0].id, "infonce")]["batched"] == 2             # InfoNCE apart
+    for t in tasks:
+        x, y = T.draw(t, 3, 200)
+        for name, e in est.items():
+            one = e.estimate(x, y, seed=3)
+            assert by[(t.id, name)]["estimate"] == pytest.approx(float(one), abs=1e-4)
+        assert by[(t.id, "js")]["plugin"] == pytest.approx(float(est["js"].estimate(x, y, seed=3).plugin), abs=1e-4)
+        assert by[(t.id, "infonce")]["estimate"] <= math.log(32) + 1e-6
+
+
+def test_failures_are_rows_not_exceptions(tmp_path):
+    def broken(x, y):
+        raise ValueError("cannot do this one")
+    rows = T.benchmark({"broken": broken, "ksg": T.ksg_mi, "inf": lambda x, y: math.inf},
+                       [T.noisy_channel(4, 0.1)], n_samples=100, results_dir=tmp_path, progress_bar=False)
+    assert "cannot do this one" in rows[0]["error"] and "class label" in rows[1]["error"]
+    assert rows[2]["error"] == "non-finite estimate" and all(math.isnan(r["estimate"]) or math.isinf(r["estimate"]) for r in rows)
+    s = T.summarize(rows)
+    assert all(x["failed"] == 1 and x["n"] == 0 for x in s)
+
+
+def test_user_function_gets_numpy_and_seed(tmp_path):
+    seen = []
+
+    def fn(x, y, seed):
+        seen.append((type(x), type(y), seed))
+        return 0.5
+    rows = T.benchmark({"f": fn}, [T.binormal()], seeds=(7,), n_samples=50, results_dir=tmp_path, progress_bar=False)
+    assert seen == [(np.ndarray, np.ndarray, 7)] and rows[0]["estimate"] == 0.5
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: T.binormal(1.5), "rho"),
+    (lambda: T.multinormal_dense(0, 2), "dim_x"),
+    (lambda: T.multinormal_sparse(2, 2, n_interacting=3), "n_interacting"),
+    (lambda: T.student_identity(2, 2, 0), "df"),
+    (lambda: T.AdditiveUniform(-1.0), "epsilon"),
+    (lambda: T.SplitGaussian(np.eye(3), 0), "dim_x"),
+    (lambda: T.SplitGaussian(np.ones((3, 3)), 1), "positive definite"),
+    (lambda: T.spiral(T.binormal()), "at least 2"),
+    (lambda: T.transform(T.noisy_channel(3, 0.1), "asinh"), "class labels"),
+    (lambda: T.transform(T.binormal(), "cube"), "unknown transform"),
+    (lambda: T.noisy_channel(1, 0.1), "k"),
+    (lambda: T.DiscreteTask([[0.2, 0.2]], "x"), "summing to 1"),
+    (lambda: T.LabelMixture(4, 2, 1.0), "at most dim"),
+    (lambda: T.binormal().sample(-3), "positive integer"),
+    (lambda: T.binormal().sample(3, generator=np.random.default_rng()), "torch.Generator"),
+    (lambda: T.cca_mi(np.zeros((5, 2)), np.zeros((5, 2)), ridge=-1.0), "ridge"),
+    (lambda: T.cca_mi(np.full((5, 2), np.nan), np.zeros((5, 2))), "non-finite"),
+    (lambda: T.ksg_mi(np.random.rand(5, 1), np.random.rand(5, 1), k=5), "more than k"),
+    (lambda: T.get_task("no-such-task"), "unknown task id"),
+    (lambda: T.benchmark({"c": T.cca_mi}, [T.binormal()], seeds=()), "seeds"),
+    (lambda: T.benchmark({"c": T.cca_mi}, [T.binormal()], seeds=(-1,)), "seed"),
+    (lambda: T.benchmark({"c": T.cca_mi}, [T.binormal()], n_samples=0), "n_samples"),
+    (lambda: T.benchmark({"a/b": T.cca_mi}, [T.binormal()]), "without '/'"),
+    (lambda: T.benchmark([T.cca_mi], [T.binormal()]), "dict"),
+    (lambda: T.benchmark({"c": T.cca_mi}, []), "non-empty list"),
+])
+def test_bad_input_names_the_problem(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_ksg_without_scipy_says_how_to_install(monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_scipy(name, *a, **k):
+        if name.startswith("scipy"): raise ImportError("no scipy")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    with pytest.raises(ImportError, match="pip install scipy"):
+        T.ksg_mi(np.random.rand(20, 1), np.random.rand(20, 1))

@@ -548,8 +548,8 @@ def _train_group(members, data, estimators, seed, checkpoint=None) -> dict:
     return {key: dict(_values(r), seconds=share, batched=len(members)) for key, r in zip(members, res)}
 
 # %% ../nbs/08a_tasks.ipynb #c9518aa0
-def _run_batches(missing, estimators, get, results_dir, cache_name, checkpoint_every, progress_bar) -> dict:
-    "Train the missing entries of minfo estimators group by group: {(task id, name, seed): row fields}"
+def _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, progress_bar) -> dict:
+    "Train the missing entries of minfo estimators group by group (each group's result cached too): {(task id, name, seed): row fields}"
     groups: dict[tuple, list] = {}
     by_id = {}
     for t, n, s in missing:
@@ -559,14 +559,16 @@ def _run_batches(missing, estimators, get, results_dir, cache_name, checkpoint_e
     done = {}
     for key, members in progress(list(groups.items()), enabled=progress_bar, desc="batched models", leave=False):
         seed = key[2]
-        data = {tid: get(by_id[tid], seed) for tid, _ in members}
-        ck = None
-        if checkpoint_every:
-            ck = checkpoint_for(cache_name, "group", dict(members=members, key=repr(key)), results_dir,
-                                every=checkpoint_every, code=CODE)
-        try: out = _train_group(members, data, estimators, seed, ck)
+        conf = dict(members=[[_task_config(by_id[tid]), n, _estimator_config(estimators[n])] for tid, n in members],
+                    seed=seed, n_samples=n_samples)
+        def compute(members=members, seed=seed, conf=conf):
+            data = {tid: get(by_id[tid], seed) for tid, _ in members}
+            ck = checkpoint_for(cache_name, "group", conf, results_dir, every=checkpoint_every, code=CODE) if checkpoint_every else None
+            out = _train_group(members, data, estimators, seed, ck)
+            if ck is not None: ck.clear()
+            return out
+        try: out = cached(cache_name, "group", conf, compute, results_dir, code=CODE)
         except _CAUGHT: continue          # a failing model's entries are then run (and their errors recorded) one by one
-        if ck is not None: ck.clear()
         done.update({(tid, n, seed): v for (tid, n), v in out.items()})
     return done
 
@@ -597,7 +599,7 @@ def benchmark(estimators: dict,                  # {name: MIEstimator | object w
     def get(t, s):
         if (t.id, s) not in data: data[(t.id, s)] = draw(t, s, n_samples)
         return data[(t.id, s)]
-    done = _run_batches(missing, estimators, get, results_dir, cache_name, checkpoint_every, progress_bar) if batch else {}
+    done = _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, progress_bar) if batch else {}
     rows = []
     for t, n, s in progress(keys, enabled=progress_bar, desc="benchmark", leave=False):
         compute = (lambda v=done.get((t.id, n, s)), t=t, n=n, s=s: v if v is not None else run_one(estimators[n], *get(t, s), s))

@@ -124,3 +124,17 @@ def test_ksg_without_scipy_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     with pytest.raises(ImportError, match="pip install scipy"):
         T.ksg_mi(np.random.rand(20, 1), np.random.rand(20, 1))
+
+
+def test_a_run_killed_after_a_model_finished_trains_nothing_again(tmp_path, monkeypatch):
+    est = {"nwj": MIEstimator("nwj", **TINY), "dv": MIEstimator("dv", **TINY)}
+    tasks = [T.binormal(), T.AdditiveUniform(0.3)]
+    rows = T.benchmark(est, tasks, n_samples=200, results_dir=tmp_path, cache_name="ch", progress_bar=False)
+    entries = [p for p in (tmp_path / "ch").glob("*.pkl") if not p.name.startswith("group-")]
+    assert len(entries) == 4
+    for p in entries: p.unlink()                  # as if killed before the entries were written
+
+    def no_training(*a, **k): raise AssertionError("retrained a finished model")
+    monkeypatch.setattr(T, "_train_group", no_training)
+    again = T.benchmark(est, tasks, n_samples=200, results_dir=tmp_path, cache_name="ch", progress_bar=False)
+    assert [r["estimate"] for r in again] == [r["estimate"] for r in rows]

@@ -2,6 +2,7 @@
 
 (a) plain: one nn.Sequential critic per MI level trained in turn (Adam, two forward passes: joint and shuffled pairs)
 (b) minfo: train_critics over the same K MI levels at once (same maths: NWJ, shuffle negatives, Adam)
+(c) one critic: the plain loop for one MI level against `estimate_mi` with one critic (the most common user call)
 plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in the same process.
 FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
 
@@ -65,6 +66,16 @@ def stacked(levels, hidden, N, steps, lr, dev, matmul_dtype=None):
     return len(levels) * steps / (time.perf_counter() - t0)
 
 
+def single(hidden, N, steps, lr, dev):
+    "(c) one critic, one data set: estimate_mi (no bootstrap, one evaluation) vs the plain loop of the same maths"
+    from minfo.estimate import estimate_mi
+    t0 = time.perf_counter()
+    estimate_mi(CorrelatedGaussians(mi=10.0), bound="nwj", hidden=hidden, batch_size=N, steps=steps, lr=lr,
+                device=str(dev), eval_every=steps, n_bootstrap=0, keep_critic=False)
+    sync(dev)
+    return steps / (time.perf_counter() - t0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -88,6 +99,11 @@ def main():
     for _ in range(args.repeats):
         a = max(a, plain(LEVELS, hidden, N, args.steps, 1e-4, dev))
         b = max(b, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev))
+    s1 = p1 = 0.0
+    single(hidden, N, 3, 1e-4, dev); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev)
+    for _ in range(args.repeats):
+        p1 = max(p1, plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev))
+        s1 = max(s1, single(hidden, N, args.steps, 1e-4, dev))
     c = 0.0
     if args.bf16:
         stacked(LEVELS, hidden, N, 3, 1e-4, dev, "bf16")
@@ -103,6 +119,8 @@ def main():
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
     print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling")
     print(f"ratio (b)/(a): {b / a:.2f}x")
+    res.update(single_plain_steps_s=p1, single_minfo_steps_s=s1, single_ratio=s1 / p1)
+    print(f"(c) one critic: plain loop {p1:.1f} steps/s, estimate_mi {s1:.1f} steps/s, ratio {s1 / p1:.2f}x")
     if args.bf16:
         res.update(minfo_bf16_steps_s=c, ratio_bf16=c / a)
         print(f"(c) train_critics, bf16 matmuls (not the default; estimates differ at bf16 precision): "

@@ -12,13 +12,15 @@ import importlib
 _PKG = "minfo"
 _LAZY = {  # top-level name -> the minfo module that defines it
     "estimate_mi": "estimate", "train_critics": "estimate", "MIEstimate": "estimate", "MIEstimator": "estimate",
-    "smooth": "estimate",
-    "v_information": "vinfo", "v_entropy": "vinfo", "VInformation": "vinfo",
+    "smooth": "estimate", "MIBound": "estimate", "EstimatorSettings": "estimate",
+    "v_information": "vinfo", "v_entropy": "vinfo", "VInformation": "vinfo", "train_vinfomax": "vinfo",
+    "SupervisedAutoencoder": "sae", "train_sae": "sae",
+    "benchmark": "tasks", "get_task": "tasks", "all_tasks": "tasks", "cca_mi": "tasks", "ksg_mi": "tasks",
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
     "linear_probe": "evaluate", "mlp_probe": "evaluate", "nmi": "evaluate",
 }
 _MODULES = ("bounds", "book", "cli", "critics", "data", "encoders", "estimate", "evaluate", "gaussians", "info", "plots",
-            "run", "vinfo")
+            "run", "sae", "tasks", "vinfo")
 
 
 def __getattr__(name: str):

@@ -120,10 +120,7 @@ import numpy as np
 import minfo
 assert "torch" not in sys.modules, "import minfo imported torch"
 import minfo.bounds, minfo.info, minfo.gaussians, minfo.critics, minfo.estimate, minfo.evaluate, minfo.run, minfo.cli
-try:
-    import minfo.vinfo
-except ModuleNotFoundError as e:
-    assert e.name == "minfo.vinfo", e
+import minfo.vinfo, minfo.sae, minfo.tasks
 extras = sorted(m for m in ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml") if m in sys.modules)
 assert not extras, f"core modules imported extras: {extras}"
 for mod in ("torchvision", "matplotlib", "papermill"):

@@ -60,7 +60,7 @@ class Task:
         se = f" ± {self.mi_stderr:.1g}" if self.mi_stderr else ""
         return f"{type(self).__name__}({self.id!r}: {self.mi:.4g}{se} nats, {self.dim_x} × {self.dim_y})"
 
-# %% ../nbs/08a_tasks.ipynb #80f51882
+# %% ../nbs/08a_tasks.ipynb #61f6e5fe
 def gaussian_mi(cov,        # [d_x + d_y, d_x + d_y] positive definite covariance of (x, y)
                 dim_x: int  # the first `dim_x` coordinates are x
                ) -> float:  # nats
@@ -83,7 +83,7 @@ def _gauss_logpdf(z: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
     u = torch.linalg.solve_triangular(L, z.T, upper=False)
     return -0.5 * (u * u).sum(0) - torch.log(torch.diagonal(L)).sum() - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
-# %% ../nbs/08a_tasks.ipynb #bae274dd
+# %% ../nbs/08a_tasks.ipynb #48deca7f
 class SplitGaussian(Task):
     "(x, y) ~ N(0, Σ) with x the first `dim_x` coordinates; exact MI and log density ratio"
     family = "gaussian"
@@ -112,7 +112,7 @@ class SplitGaussian(Task):
         x, y = torch.as_tensor(x).double().cpu(), torch.as_tensor(y).double().cpu()
         return _gauss_logpdf(torch.cat([x, y], 1), self._L) - _gauss_logpdf(x, self._Lx) - _gauss_logpdf(y, self._Ly)
 
-# %% ../nbs/08a_tasks.ipynb #c57d2dbf
+# %% ../nbs/08a_tasks.ipynb #1a3da92e
 def binormal(rho: float = 0.75) -> SplitGaussian:  # correlation in (-1, 1)
     "Czyż et al.'s `1v1-normal-ρ`: a bivariate normal with correlation ρ"
     check_number("rho", rho, -1.0, 1.0, lo_open=True, hi_open=True)
@@ -154,7 +154,7 @@ def high_mi_gaussian(dim: int,    # pairs of coordinates
     t.family = "high-mi"
     return t
 
-# %% ../nbs/08a_tasks.ipynb #43d2c7f1
+# %% ../nbs/08a_tasks.ipynb #56b57aca
 def _f_t(k: float) -> float:
     return math.lgamma(k / 2) - k / 2 * float(torch.special.digamma(torch.tensor(k / 2, dtype=torch.float64)))
 
@@ -203,7 +203,7 @@ def student_identity(dim_x: int, dim_y: int, df: int) -> StudentT:
     return StudentT(np.eye(dim_x + dim_y), dim_x, df, f"student-identity-{dim_x}-{dim_y}-{df}",
                     f"Student-t {dim_x} × {dim_y} (dof={df})")
 
-# %% ../nbs/08a_tasks.ipynb #8bdaae37
+# %% ../nbs/08a_tasks.ipynb #7b606de9
 class AdditiveUniform(Task):
     "x ~ U(0, 1), y = x + U(−ε, ε): $I = ε − \\log 2ε$ (ε ≤ ½), $1/(4ε)$ (ε > ½)"
     family, dim_x, dim_y = "uniform", 1, 1
@@ -217,11 +217,22 @@ class AdditiveUniform(Task):
         x = torch.rand(n, 1, generator=generator, device=device)
         return x, x + self.epsilon * (2 * torch.rand(n, 1, generator=generator, device=device) - 1)
 
-# %% ../nbs/08a_tasks.ipynb #8ae91453
-def half_cube(t: torch.Tensor) -> torch.Tensor: return t * t.abs().sqrt()
-def half_cube_inv(u: torch.Tensor) -> torch.Tensor: return u.sign() * u.abs().pow(2 / 3)
-def normal_cdf(t: torch.Tensor) -> torch.Tensor: return 0.5 * (1 + torch.erf(t / math.sqrt(2)))
-def normal_cdf_inv(u: torch.Tensor) -> torch.Tensor: return math.sqrt(2) * torch.erfinv(2 * u - 1)
+# %% ../nbs/08a_tasks.ipynb #028a652e
+def half_cube(t: torch.Tensor) -> torch.Tensor:
+    "Elementwise $t\sqrt{|t|}$"
+    return t * t.abs().sqrt()
+
+def half_cube_inv(u: torch.Tensor) -> torch.Tensor:
+    "Inverse of `half_cube`: $\operatorname{sign}(u)|u|^{2/3}$"
+    return u.sign() * u.abs().pow(2 / 3)
+
+def normal_cdf(t: torch.Tensor) -> torch.Tensor:
+    "Elementwise standard normal CDF $\Phi(t)$"
+    return 0.5 * (1 + torch.erf(t / math.sqrt(2)))
+
+def normal_cdf_inv(u: torch.Tensor) -> torch.Tensor:
+    "Inverse of `normal_cdf`: $\sqrt2\,\operatorname{erf}^{-1}(2u - 1)$"
+    return math.sqrt(2) * torch.erfinv(2 * u - 1)
 
 class Spiral:
     "x ↦ R(v‖x‖²) x: rotation of coordinates (0, 1) by the angle v‖x‖² (the norm, hence the angle, is kept)"
@@ -238,7 +249,7 @@ class Spiral:
 TRANSFORMS = {"half_cube": ("Half-cube", half_cube, half_cube_inv), "asinh": ("Asinh", torch.asinh, torch.sinh),
               "normal_cdf": ("Normal CDF", normal_cdf, normal_cdf_inv)}
 
-# %% ../nbs/08a_tasks.ipynb #1e988eb9
+# %% ../nbs/08a_tasks.ipynb #d75aed56
 class Transformed(Task):
     "The base task with x ↦ f(x), y ↦ g(y) for invertible f, g: the same MI, other marginals"
     def __init__(self, base: Task,                 # a task with continuous x and y
@@ -269,7 +280,7 @@ def spiral(base: Task, speed: float = 1.0) -> Transformed:  # speed v·d: the an
     check_number("speed", speed)
     return Transformed(base, Spiral(speed / base.dim_x), Spiral(speed / base.dim_y), "spiral", "Spiral")
 
-# %% ../nbs/08a_tasks.ipynb #e8ab19b2
+# %% ../nbs/08a_tasks.ipynb #5194a38f
 def _wiggle_x(t): return t + 0.4 * torch.sin(t) + 0.2 * torch.sin(1.5 * t + 1) + 0.1 * torch.sin(2.5 * t + 2)
 def _wiggle_y(t): return t + 0.3 * torch.sin(2 * t + 0.5) + 0.1 * torch.sin(3.5 * t)
 
@@ -307,7 +318,7 @@ def swissroll(base: Task) -> Transformed:
     if base.dim_x != 1: raise ValueError(f"swissroll needs a one-dimensional x, got {base.dim_x}")
     return _Embedded(base, _swissroll, lambda t: t, "swissroll_x", "Swiss roll", 2)
 
-# %% ../nbs/08a_tasks.ipynb #aefe6bfc
+# %% ../nbs/08a_tasks.ipynb #b226940e
 class DiscreteTask(Task):
     "Two class labels (int64 [n] each) drawn from a joint probability table; exact MI from `minfo.info`"
     family, dim_x, dim_y, labels = "discrete", 1, 1, (True, True)
@@ -333,7 +344,7 @@ def noisy_channel(k: int,         # classes of x and y
     np.fill_diagonal(p, (1 - error) / k)
     return DiscreteTask(p, f"discrete-channel-{k}-{error}", f"Noisy channel {k} classes (error {error})")
 
-# %% ../nbs/08a_tasks.ipynb #89fd75c5
+# %% ../nbs/08a_tasks.ipynb #9c19b4ae
 class LabelMixture(Task):
     "y uniform over k classes (int64 [n]); x | y = c ~ N(μ_c, I_d), μ_c = (s/√2) e_c; MI by Monte Carlo (`.mi_stderr`)"
     family, labels, dim_y = "mixed", (False, True), 1
@@ -368,7 +379,7 @@ class LabelMixture(Task):
         x = self.means.to(device)[y] + torch.randn(n, self.dim_x, generator=generator, device=device, dtype=torch.float64)
         return x.to(dtype), y
 
-# %% ../nbs/08a_tasks.ipynb #6285490f
+# %% ../nbs/08a_tasks.ipynb #92c134fa
 def bmi_v1_tasks() -> list[Task]:
     "The 40 tasks of Czyż et al. (2023)'s benchmark v1, in their order"
     base = binormal(0.75)
@@ -412,7 +423,7 @@ def get_task(task_id: str) -> Task:
     if task_id not in _INDEX: raise ValueError(f"unknown task id {task_id!r}; see all_tasks()")
     return _INDEX[task_id]
 
-# %% ../nbs/08a_tasks.ipynb #84310792
+# %% ../nbs/08a_tasks.ipynb #f730b90b
 def _continuous(a, name: str, who: str) -> np.ndarray:
     "float64 [n, d] numpy copy of a continuous variable, standardized; labels and non-finite values are errors"
     if is_label_column(a):
@@ -442,7 +453,7 @@ def cca_mi(x, y,                 # [n, d_x], [n, d_y] continuous samples (numpy 
     rho = np.clip(np.linalg.svd(wx @ sxy @ wy.T, compute_uv=False), 0.0, 1 - 1e-15)
     return float(-0.5 * np.log1p(-rho ** 2).sum())
 
-# %% ../nbs/08a_tasks.ipynb #4a10ec19
+# %% ../nbs/08a_tasks.ipynb #738dbcea
 def ksg_mi(x, y,          # [n, d_x], [n, d_y] continuous samples (numpy or torch)
            k: int = 5,    # neighbours
           ) -> float:     # nats
@@ -462,7 +473,7 @@ def ksg_mi(x, y,          # [n, d_x], [n, d_y] continuous samples (numpy or torc
     ny = cKDTree(y).query_ball_point(y, r, p=np.inf, return_length=True) - 1
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
-# %% ../nbs/08a_tasks.ipynb #ccdedad8
+# %% ../nbs/08a_tasks.ipynb #1959961f
 CODE = ["minfo.tasks", "minfo.estimate"]   # the code whose fingerprint keys every benchmark entry
 _CAUGHT = (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError)
 
@@ -495,7 +506,7 @@ def draw(task: Task, seed: int, n_samples: int) -> tuple[torch.Tensor, torch.Ten
     "The benchmark's data of `task` for `seed`: `n_samples` rows from a CPU generator seeded with `seed`"
     return task.sample(n_samples, torch.Generator().manual_seed(int(seed)))
 
-# %% ../nbs/08a_tasks.ipynb #3402b1fb
+# %% ../nbs/08a_tasks.ipynb #f38610c8
 def _values(res) -> dict:
     "The row fields of one estimator result (an MIEstimate or a number)"
     v = float(res)
@@ -526,7 +537,7 @@ def run_one(est, x, y, seed: int) -> dict:
     out["seconds"] = time.perf_counter() - t0
     return out
 
-# %% ../nbs/08a_tasks.ipynb #d8417dd7
+# %% ../nbs/08a_tasks.ipynb #fe3f1d7a
 def _width(a: torch.Tensor) -> int: return int(torch.unique(a).numel()) if is_label_column(a) else a.shape[1]
 
 def _group_key(est, x, y, seed) -> tuple:
@@ -547,7 +558,7 @@ def _train_group(members, data, estimators, seed, checkpoint=None) -> dict:
     share = (time.perf_counter() - t0) / len(members)
     return {key: dict(_values(r), seconds=share, batched=len(members)) for key, r in zip(members, res)}
 
-# %% ../nbs/08a_tasks.ipynb #c9518aa0
+# %% ../nbs/08a_tasks.ipynb #174242a2
 def _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, progress_bar) -> dict:
     "Train the missing entries of minfo estimators group by group (each group's result cached too): {(task id, name, seed): row fields}"
     groups: dict[tuple, list] = {}
@@ -572,7 +583,7 @@ def _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, c
         done.update({(tid, n, seed): v for (tid, n), v in out.items()})
     return done
 
-# %% ../nbs/08a_tasks.ipynb #531b53b6
+# %% ../nbs/08a_tasks.ipynb #8bfd267e
 def benchmark(estimators: dict,                  # {name: MIEstimator | object with .estimate(x, y) | function (x, y) -> float}
               tasks: Sequence[Task],             # tasks of this module (or any Task)
               seeds: Sequence[int] = (0,),       # one data draw (and critic seed) per seed
@@ -607,7 +618,7 @@ def benchmark(estimators: dict,                  # {name: MIEstimator | object w
         rows.append(dict(task=t.id, estimator=n, seed=s, truth=t.mi, truth_stderr=t.mi_stderr, n_samples=n_samples, **out))
     return rows
 
-# %% ../nbs/08a_tasks.ipynb #3e412d7b
+# %% ../nbs/08a_tasks.ipynb #38eeda46
 def summarize(rows: list[dict],          # rows of `benchmark`
               value: str = "estimate",   # the field to average ("plugin": the JS plug-in read-out)
              ) -> list[dict]:            # task, estimator, truth, mean, std, ratio, n, failed

@@ -219,19 +219,19 @@ class AdditiveUniform(Task):
 
 # %% ../nbs/08a_tasks.ipynb #028a652e
 def half_cube(t: torch.Tensor) -> torch.Tensor:
-    "Elementwise $t\sqrt{|t|}$"
+    "Elementwise $t\\sqrt{|t|}$"
     return t * t.abs().sqrt()
 
 def half_cube_inv(u: torch.Tensor) -> torch.Tensor:
-    "Inverse of `half_cube`: $\operatorname{sign}(u)|u|^{2/3}$"
+    "Inverse of `half_cube`: $\\operatorname{sign}(u)|u|^{2/3}$"
     return u.sign() * u.abs().pow(2 / 3)
 
 def normal_cdf(t: torch.Tensor) -> torch.Tensor:
-    "Elementwise standard normal CDF $\Phi(t)$"
+    "Elementwise standard normal CDF $\\Phi(t)$"
     return 0.5 * (1 + torch.erf(t / math.sqrt(2)))
 
 def normal_cdf_inv(u: torch.Tensor) -> torch.Tensor:
-    "Inverse of `normal_cdf`: $\sqrt2\,\operatorname{erf}^{-1}(2u - 1)$"
+    "Inverse of `normal_cdf`: $\\sqrt2\\,\\operatorname{erf}^{-1}(2u - 1)$"
     return math.sqrt(2) * torch.erfinv(2 * u - 1)
 
 class Spiral:
@@ -306,12 +306,12 @@ class _Embedded(Transformed):
         self.dim_x = dim_x
 
 def wiggly(base: Task) -> Transformed:
-    "`wiggly-ID`: strictly increasing wiggles of each coordinate (minfo's maps)"
-    return Transformed(base, _wiggle_x, _wiggle_y, "wiggly", "Wiggly")
+    "`minfo_wiggly-ID`: strictly increasing wiggles of each coordinate (minfo's maps, not Czyż et al.'s)"
+    return Transformed(base, _wiggle_x, _wiggle_y, "minfo_wiggly", "Wiggly")
 
 def bimodal(base: Task) -> Transformed:
-    "`bimodal-ID`: each coordinate mapped to a two-bump marginal by F⁻¹ ∘ Φ (minfo's mixture)"
-    return Transformed(base, _bimodal, _bimodal, "bimodal", "Bimodal")
+    "`minfo_bimodal-ID`: each coordinate mapped to a two-bump marginal by F⁻¹ ∘ Φ (minfo's mixture, not Czyż et al.'s)"
+    return Transformed(base, _bimodal, _bimodal, "minfo_bimodal", "Bimodal")
 
 def swissroll(base: Task) -> Transformed:
     "`swissroll_x-ID`: a one-dimensional x in [0, 1] rolled up in the plane (an injective embedding)"

@@ -17,7 +17,7 @@ from .estimate import as_labels, check_bool, check_int, check_number
 from .run import resolve_device
 
 # %% auto #0
-__all__ = ['extract_features', 'softmax_loss_grad', 'linear_probe', 'mlp', 'mlp_probe', 'label_entropy', 'nmi']
+__all__ = ['PROBE_METHODS', 'extract_features', 'softmax_loss_grad', 'linear_probe', 'mlp', 'mlp_probe', 'label_entropy', 'nmi']
 
 # %% ../nbs/04_label_mi.ipynb #289ec74f
 def _features(f, name: str = "features") -> torch.Tensor:
@@ -153,15 +153,17 @@ def _fit_cross_entropy(model: nn.Module, opt, X: torch.Tensor, Y: torch.Tensor, 
             F.cross_entropy(model(X[idx]), Y[idx]).backward()
             opt.step()
 
+PROBE_METHODS = ("lbfgs", "saga", "adam")
+
 def linear_probe(f_train, y_train,             # training features [N, D] and labels [N] (int, bool or str)
                  f_val, y_val,                 # validation features [M, D] and labels [M]
-                 method: str = "lbfgs",        # "lbfgs" (full batch, exact) | "adam" (App. C.2)
+                 method: str = "lbfgs",        # "lbfgs" (full batch, exact) | "saga" (scikit-learn, App. C.3) | "adam" (App. C.2)
                  weight_decay: float = 1e-3,   # λ of the (λ/2)‖W‖² penalty (not on the bias)
                  epochs: int = 500,            # adam: epochs
                  lr: float = 5e-4,             # adam: learning rate
                  batch_size: int = 512,        # adam: batch size
-                 max_iter: int = 500,          # lbfgs: iterations at most
-                 tol: float = 1e-5,            # lbfgs: stop when the loss (nats) or the step changes less than this
+                 max_iter: int = 500,          # lbfgs: iterations at most; saga: epochs (passes over the rows) at most
+                 tol: float = 1e-5,            # lbfgs: stop when the loss (nats) or the step changes less than this; saga: scikit-learn's tol
                  standardize: bool = True,     # z-score features with the training statistics
                  seed: int = 0,
                  device="auto",
@@ -169,7 +171,7 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
                  return_details: bool = False, # return dict(accuracy, cross_entropy (held-out, nats), model)
                 ):
     "Validation accuracy in [0, 1] of multinomial logistic regression on frozen features (linear evaluation)"
-    if method not in ("lbfgs", "adam"): raise ValueError(f"unknown method {method!r}; use 'lbfgs' or 'adam'")
+    if method not in PROBE_METHODS: raise ValueError(f"unknown method {method!r}; use one of {PROBE_METHODS}")
     _check_fit_settings(weight_decay=weight_decay, epochs=epochs, lr=lr, batch_size=batch_size, max_iter=max_iter,
                         tol=tol, standardize=standardize, seed=seed, return_model=return_model, return_details=return_details)
     f_train, y_train, f_val, y_val, k = _prep(f_train, y_train, f_val, y_val, standardize)
@@ -179,7 +181,9 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
     with torch.no_grad(): model.weight.zero_(); model.bias.zero_()   # convex: start at 0, seed-free optimum
     model.to(device)
     X, Y = f_train.to(device), y_train.to(device)
-    if method == "lbfgs":
+    if method == "saga":
+        model = _fit_saga(f_train, y_train, k, weight_decay, max_iter, tol, seed).to(device)
+    elif method == "lbfgs":
         onehot = F.one_hot(Y, k).float()
         opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=max_iter, history_size=20,
                                 tolerance_grad=tol, tolerance_change=tol, line_search_fn="strong_wolfe")
@@ -189,6 +193,34 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
                                 {"params": [model.bias], "weight_decay": 0.0}], lr=lr)
         _fit_cross_entropy(model, opt, X, Y, epochs, batch_size, g)
     return _probe_result(model, f_val, y_val, device, return_model, return_details)
+
+# %% ../nbs/04_label_mi.ipynb #3f8f1c0f
+def _sklearn_logistic():
+    "scikit-learn's LogisticRegression, or an ImportError that names the extra"
+    try: from sklearn.linear_model import LogisticRegression
+    except ImportError as e:
+        raise ImportError("method='saga' needs scikit-learn: pip install 'minfo-lab[eval]' (or scikit-learn)") from e
+    return LogisticRegression
+
+def _fit_saga(X: torch.Tensor, Y: torch.Tensor, k: int,  # standardized training features, codes, number of classes
+              weight_decay: float, max_iter: int, tol: float, seed: int) -> nn.Linear:
+    "Multinomial logistic regression by scikit-learn's SAGA on mean CE + (λ/2)‖W‖², as an `nn.Linear` with k outputs"
+    import warnings
+    present = np.unique(Y.numpy())
+    c = np.inf if weight_decay == 0 else (2.0 if len(present) == 2 else 1.0) / (weight_decay * len(X))
+    clf = _sklearn_logistic()(solver="saga", C=c, max_iter=max_iter, tol=tol, random_state=int(seed))
+    with warnings.catch_warnings():   # not converging within max_iter is a setting (smoke profiles), not an error
+        warnings.filterwarnings("ignore", message=".*max_iter.*")
+        clf.fit(X.numpy().astype(np.float64), Y.numpy())
+    coef, icpt = clf.coef_, clf.intercept_
+    if len(present) == 2: coef, icpt = np.stack([-coef[0] / 2, coef[0] / 2]), np.array([-icpt[0] / 2, icpt[0] / 2])
+    model = nn.Linear(X.shape[1], k)
+    with torch.no_grad():
+        model.weight.zero_(); model.bias.fill_(-30.0)
+        model.weight[torch.as_tensor(clf.classes_)] = torch.as_tensor(coef, dtype=torch.float32)
+        model.bias[torch.as_tensor(clf.classes_)] = torch.as_tensor(icpt, dtype=torch.float32)
+    model.n_iter_ = int(np.max(clf.n_iter_))   # epochs SAGA ran
+    return model
 
 # %% ../nbs/04_label_mi.ipynb #a80e9718
 def mlp(d_in: int, d_out: int, hidden=(512, 512, 512), dropout=(0.5, 0.3, 0.2)) -> nn.Sequential:

@@ -151,3 +151,39 @@ def test_nmi_orders_informative_and_noise_features():
     assert d["entropy"] == pytest.approx(math.log(10)) and d["nmi"] == pytest.approx(d["mi"] / d["entropy"])
     assert d["nmi"] > 0.5 and len(d["history"]) > 5
     assert nmi(noise, y, **kw) < 0.1
+
+
+def test_saga_agrees_with_lbfgs_and_keeps_the_return_shape():
+    "scikit-learn's SAGA (App. C.3) and L-BFGS minimize the same objective: same accuracy and held-out nats"
+    pytest.importorskip("sklearn")
+    f, y = blobs(600, k=3, sep=1.0); fv, yv = blobs(300, k=3, sep=1.0, seed=1)
+    a = linear_probe(f, y, fv, yv, method="lbfgs", tol=1e-9, return_details=True)
+    b = linear_probe(f, y, fv, yv, method="saga", tol=1e-7, return_details=True)
+    assert set(b) == {"accuracy", "cross_entropy", "model"} and b["model"].out_features == 3
+    assert abs(a["accuracy"] - b["accuracy"]) <= 0.01
+    assert abs(a["cross_entropy"] - b["cross_entropy"]) < 5e-3
+    acc, model = linear_probe(f, y, fv, yv, method="saga", return_model=True)
+    assert 0 <= acc <= 1 and isinstance(model, torch.nn.Linear)
+    # two classes: scikit-learn's single weight vector becomes the two-row softmax with the same penalty
+    f2, y2 = blobs(400, k=2, sep=0.7); fv2, yv2 = blobs(200, k=2, sep=0.7, seed=1)
+    a2 = linear_probe(f2, y2, fv2, yv2, weight_decay=1e-1, tol=1e-9, return_details=True)
+    b2 = linear_probe(f2, y2, fv2, yv2, method="saga", weight_decay=1e-1, tol=1e-8, return_details=True)
+    assert abs(a2["cross_entropy"] - b2["cross_entropy"]) < 2e-3
+    # no penalty and a class that only the validation labels have
+    b3 = linear_probe(f, y % 2, fv, yv, method="saga", weight_decay=0.0, max_iter=20, return_details=True)
+    assert b3["model"].out_features == 3 and math.isfinite(b3["cross_entropy"])   # class 2: bias -30
+
+
+def test_saga_without_sklearn_names_the_extra(monkeypatch):
+    "importing minfo.evaluate imports no scikit-learn; asking for SAGA without it is an ImportError naming the extra"
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", "import sys, minfo.evaluate; print('sklearn' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    f, y = blobs(60); fv, yv = blobs(30, seed=1)
+    with pytest.raises(ImportError, match=r"minfo-lab\[eval\]"):
+        linear_probe(f, y, fv, yv, method="saga")
+    with pytest.raises(ValueError, match="unknown method"):
+        linear_probe(f, y, fv, yv, method="sag")

@@ -349,7 +349,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                            'minfo.sae.check_pretext': ('sae.html#check_pretext', 'minfo/sae.py'),
                            'minfo.sae.downstream_metrics': ('sae.html#downstream_metrics', 'minfo/sae.py'),
                            'minfo.sae.make_encoder': ('sae.html#make_encoder', 'minfo/sae.py'),
-                           'minfo.sae.milestone_epochs': ('sae.html#milestone_epochs', 'minfo/sae.py'),
                            'minfo.sae.pretext_data': ('sae.html#pretext_data', 'minfo/sae.py'),
                            'minfo.sae.sae_loss': ('sae.html#sae_loss', 'minfo/sae.py'),
                            'minfo.sae.train_sae': ('sae.html#train_sae', 'minfo/sae.py'),

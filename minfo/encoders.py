@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch.nn.functional as F
 from .run import Checkpoint, progress, resolve_device, seed_everything
 
 # %% auto #0
-__all__ = ['TAPS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5', 'accuracy', 'train_encoder']
+__all__ = ['TAPS', 'MILESTONES', 'AUGMENTS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5',
+           'milestone_epochs', 'accuracy', 'data_fits', 'place_data', 'flip_crop', 'draw_flip_crop', 'train_encoder']
 
 # %% ../nbs/04b_encoders.ipynb #711f4be7
 class BasicBlock(nn.Module):
@@ -129,63 +131,183 @@ class LeNet5(nn.Module):
         return self.fc2(self.features(x)["L2"])
 
 # %% ../nbs/04b_encoders.ipynb #ab6b8b2d
+MILESTONES = (91 / 182, 137 / 182)   # lr ÷ 10 after these fractions of the epochs (App. C.2: after epochs 91 and 137 of 182)
+
+def milestone_epochs(epochs: int,                          # length of the training in epochs
+                     milestones: tuple = MILESTONES,       # fractions in (0, 1) of `epochs`
+                    ) -> list[int]:
+    "Epochs after which the lr is divided by 10: each fraction·`epochs` rounded half up, at least 1, strictly increasing"
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    ms = [float(m) for m in milestones]
+    if any(not 0 < m < 1 for m in ms): raise ValueError(f"milestones must be fractions in (0, 1), got {milestones!r}")
+    out = []
+    for m in sorted(ms):
+        e = max(1, math.floor(m * epochs + 0.5))
+        out.append(max(e, out[-1] + 1) if out else e)   # a repeated epoch would divide the lr by 100 at once
+    return out
+
+# %% ../nbs/04b_encoders.ipynb #1cabe135
 @torch.no_grad()
-def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024, device="auto") -> float:
-    "Fraction of `x` that `net` (in eval mode) classifies as `y`"
+def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 1024,
+             device="auto",
+             autocast_dtype: torch.dtype | None = None,   # run the forward under autocast in this dtype (None: fp32)
+             channels_last: bool = False,                 # feed channels-last batches
+            ) -> float:
+    "Fraction of `x` that `net` (in eval mode) classifies as `y`; hits are summed on the device and read once"
     device = resolve_device(device)
     was = net.training; net.eval()
-    hits = sum((net(x[i:i + batch_size].to(device)).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
-               for i in range(0, len(x), batch_size))
+    hits = torch.zeros((), dtype=torch.long, device=device)
+    for i in range(0, len(x), batch_size):
+        out = _forward(net, x[i:i + batch_size].to(device, non_blocking=True), device, autocast_dtype, channels_last)
+        hits += (out.argmax(1) == y[i:i + batch_size].to(device, non_blocking=True)).sum()
     net.train(was)
-    return hits / max(len(x), 1)
+    return hits.item() / max(len(x), 1)
 
+def _forward(net, xb, device, autocast_dtype, channels_last):
+    "net(xb), optionally channels-last and under autocast (fp32 weights stay fp32)"
+    if channels_last and xb.ndim == 4: xb = xb.contiguous(memory_format=torch.channels_last)
+    if autocast_dtype is None: return net(xb)
+    with torch.autocast(device_type=device.type, dtype=autocast_dtype): return net(xb)
+
+# %% ../nbs/04b_encoders.ipynb #e2bf601a
+def data_fits(tensors: tuple,               # tensors to place together
+              device,                       # target device
+              fraction: float = 0.5,        # of the device's free memory they may take
+             ) -> bool:
+    "Whether `tensors` fit on `device`: always on the CPU; on CUDA within `fraction` of the free memory"
+    device = torch.device(device)
+    if device.type != "cuda": return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return sum(t.numel() * t.element_size() for t in tensors) <= fraction * free
+
+def place_data(tensors: tuple, device,
+               data_device: str = "auto",   # "auto": on `device` when it fits; "device": always; "host": stay where they are
+              ) -> tuple:
+    "`tensors` moved once to the training device (or left on the host), for batches drawn by indexing"
+    if data_device not in ("auto", "device", "host"):
+        raise ValueError(f"data_device must be 'auto', 'device' or 'host', got {data_device!r}")
+    device = torch.device(device)
+    if data_device == "host" or (data_device == "auto" and not data_fits(tensors, device)): return tuple(tensors)
+    return tuple(t.to(device) for t in tensors)
+
+# %% ../nbs/04b_encoders.ipynb #0395449a
+AUGMENTS = (None, "flip_crop")
+
+def flip_crop(x: torch.Tensor,       # images [B, C, H, W], on any device
+              flip: torch.Tensor,    # [B] bool: mirror left-right
+              shift: torch.Tensor,   # [B, 2] ints in [0, 2·pad]: top-left corner of the crop in the padded image
+              pad: int = 4,
+             ) -> torch.Tensor:
+    "Batched random horizontal flip and random crop with zero padding `pad` (He et al. 2015; App. C.3), as tensor ops"
+    B, C, H, W = x.shape
+    x = torch.where(flip.to(x.device).view(-1, 1, 1, 1), x.flip(3), x)
+    p = F.pad(x, (pad, pad, pad, pad)).permute(0, 2, 3, 1)          # [B, H+2p, W+2p, C]
+    shift = shift.to(x.device)
+    rows = shift[:, :1] + torch.arange(H, device=x.device)          # [B, H]
+    cols = shift[:, 1:] + torch.arange(W, device=x.device)          # [B, W]
+    b = torch.arange(B, device=x.device)[:, None, None]
+    return p[b, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+
+def draw_flip_crop(n: int, gen: torch.Generator, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    "(flip [n] bool, shift [n, 2]) drawn from the CPU generator `gen`"
+    return torch.rand(n, generator=gen) < 0.5, torch.randint(0, 2 * pad + 1, (n, 2), generator=gen)
+
+# %% ../nbs/04b_encoders.ipynb #62cb8449
+def _optimizer(name: str, params, lr: float, momentum, weight_decay: float) -> torch.optim.Optimizer:
+    "SGD (momentum, default 0.9) or Adam; `ValueError` for an unknown name or momentum given to Adam"
+    if name == "sgd": return torch.optim.SGD(params, lr=lr, momentum=0.9 if momentum is None else momentum,
+                                             weight_decay=weight_decay)
+    if name == "adam":
+        if momentum is not None: raise ValueError(f"momentum is an SGD setting; optimizer='adam' takes none, got {momentum!r}")
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
+
+def _check_speed(augment, autocast_dtype, x):
+    if augment not in AUGMENTS: raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
+    if augment is not None and x.ndim != 4: raise ValueError(f"augment={augment!r} needs images [N, C, H, W], got {tuple(x.shape)}")
+    if autocast_dtype not in (None, torch.bfloat16):
+        raise ValueError(f"autocast_dtype must be None or torch.bfloat16 (fp32 master weights), got {autocast_dtype!r}")
+
+def _train_epoch(model, opt, x, y, perm, batch_size, device, aug=None, autocast_dtype=None, channels_last=False):
+    "One pass in the order `perm`; (sum of loss·batch, hits) accumulated on the device, nothing read back"
+    where = x.device
+    perm = perm.to(where, non_blocking=True)
+    if aug is not None: aug = tuple(a.to(where, non_blocking=True) for a in aug)
+    acc = torch.float64 if device.type != "mps" else torch.float32
+    tot, hits = torch.zeros((), dtype=acc, device=device), torch.zeros((), dtype=torch.long, device=device)
+    for i in range(0, len(x), batch_size):
+        idx = perm[i:i + batch_size]
+        if len(idx) < 2: continue  # batch norm needs two samples
+        xb, yb = x[idx], y[idx]
+        if aug is not None: xb = flip_crop(xb, aug[0][i:i + batch_size], aug[1][i:i + batch_size])
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        out = _forward(model, xb, device, autocast_dtype, channels_last)
+        loss = F.cross_entropy(out.float(), yb)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        tot += loss.detach().to(acc) * len(idx); hits += (out.argmax(1) == yb).sum()
+    return tot, hits
+
+# %% ../nbs/04b_encoders.ipynb #916449e4
 def train_encoder(net: nn.Module,
                   x: torch.Tensor, y: torch.Tensor,   # training images and (auxiliary) labels
                   epochs: int = 182,
                   batch_size: int = 128,
                   lr: float = 0.1,
-                  momentum: float = 0.9,
+                  momentum: float | None = None,      # SGD only: None = 0.9 (App. C.2)
                   weight_decay: float = 0.0,
-                  milestones: tuple = (0.5, 0.75),    # lr /= 10 after these fractions of the epochs (App. C.2)
-                  seed: int = 0,                      # fixes the batch order
+                  milestones: tuple | None = None,    # lr /= 10 after these fractions of the epochs; None: App. C.2's for SGD, none for Adam
+                  seed: int = 0,                      # fixes the batch order (and the augmentation)
                   device="auto",
                   x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
                   checkpoint: Checkpoint | None = None,  # resume from / save to it; `every` counts epochs
                   eval_every: int = 1,                # eval-mode accuracies every this many epochs (and at the end)
+                  optimizer: str = "sgd",             # "sgd" (App. C.2) | "adam" (App. C.3, D.1)
+                  data_device: str = "auto",          # "auto": data on the device when it fits | "device" | "host"
+                  augment: str | None = None,         # None | "flip_crop": random flips and 4-pixel-padded crops (App. C.3)
+                  full_train_acc: bool = True,        # eval-mode pass over the training set; False: the running epoch accuracy
+                  channels_last: bool = False,        # opt-in speed: channels-last memory format
+                  autocast_dtype: torch.dtype | None = None,  # opt-in speed: torch.bfloat16 autocast of the forward
+                  compile: bool = False,              # opt-in speed: torch.compile the model
                  ) -> dict:
-    "SGD training of App. C.2; returns per-epoch histories {'loss', 'running_acc', 'train_acc', 'val_acc', 'epoch'}"
+    "Train `net` on (x, y) by cross-entropy (App. C.2); returns per-epoch histories {'loss', 'running_acc', 'train_acc', 'val_acc', 'epoch'}"
     if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
     if epochs < 1 or batch_size < 1: raise ValueError("epochs and batch_size must be positive")
+    _check_speed(augment, autocast_dtype, x)
     device = resolve_device(device)
     net.to(device)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    steps = [max(1, round(m * epochs)) for m in milestones]
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=steps, gamma=0.1)
+    if channels_last: net.to(memory_format=torch.channels_last)
+    opt = _optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
+    if milestones is None: milestones = MILESTONES if optimizer == "sgd" else ()
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestone_epochs(epochs, milestones), gamma=0.1)
     gen = torch.Generator().manual_seed(int(seed))
+    aug_gen = torch.Generator().manual_seed(int(seed) + 1) if augment else None   # its own stream: batch order unchanged
     hist, start = {"loss": [], "running_acc": [], "epoch": [], "train_acc": [], "val_acc": []}, 0
     if checkpoint is not None:
         start, vals = checkpoint.restore(net=net, opt=opt, sched=sched)
-        if start: hist = vals["hist"]; gen.set_state(vals["gen"])
-    t0 = time.time()
+        if start:
+            hist = vals["hist"]; gen.set_state(vals["gen"])
+            if aug_gen is not None: aug_gen.set_state(vals["aug_gen"])
+    xd, yd = place_data((x, y), device, data_device)
+    model = torch.compile(net) if compile else net
+    fwd = dict(device=device, autocast_dtype=autocast_dtype, channels_last=channels_last)
+    t0, seen = time.time(), 0
     for epoch in progress(range(start, epochs), desc="train", leave=False):
-        net.train()
-        perm, tot, hits = torch.randperm(len(x), generator=gen), 0.0, 0
-        for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]
-            if len(idx) < 2: continue  # batch norm needs two samples
-            yb = y[idx].to(device)
-            out = net(x[idx].to(device))
-            loss = F.cross_entropy(out, yb)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            tot += loss.item() * len(idx); hits += (out.argmax(1) == yb).sum().item()
-        sched.step()
-        hist["loss"].append(tot / len(x)); hist["running_acc"].append(hits / len(x))
+        model.train()
+        perm = torch.randperm(len(x), generator=gen)
+        aug = draw_flip_crop(len(x), aug_gen) if augment else None
+        tot, hits = _train_epoch(model, opt, xd, yd, perm, batch_size, aug=aug, **fwd)
+        sched.step(); seen += len(x)
+        hist["loss"].append(tot.item() / len(x)); hist["running_acc"].append(hits.item() / len(x))
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
             hist["epoch"].append(epoch + 1)
-            hist["train_acc"].append(accuracy(net, x, y, device=device))
-            if x_val is not None: hist["val_acc"].append(accuracy(net, x_val, y_val, device=device))
+            hist["train_acc"].append(accuracy(model, xd, yd, **fwd) if full_train_acc else hist["running_acc"][-1])
+            if x_val is not None: hist["val_acc"].append(accuracy(model, x_val, y_val, **fwd))
         if checkpoint is not None and checkpoint.due(epoch + 1) and epoch + 1 < epochs:
-            checkpoint.save(epoch + 1, net=net, opt=opt, sched=sched, hist=hist, gen=gen.get_state())
+            checkpoint.save(epoch + 1, net=net, opt=opt, sched=sched, hist=hist, gen=gen.get_state(),
+                            aug_gen=None if aug_gen is None else aug_gen.get_state())
     if checkpoint is not None: checkpoint.clear()
     hist["seconds"] = time.time() - t0
+    hist["images_per_s"] = seen / max(hist["seconds"], 1e-9)   # training images per second of this call (evaluations included)
     return hist

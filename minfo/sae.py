@@ -15,12 +15,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .encoders import MILESTONES, milestone_epochs, place_data
 from .run import Checkpoint, progress, resolve_device
 from .vinfo import PredictiveFamily, make_head
 
 # %% auto #0
-__all__ = ['PRETEXTS', 'SGD_SETTINGS', 'MILESTONES', 'check_lambda', 'check_pretext', 'pretext_data', 'make_encoder',
-           'SupervisedAutoencoder', 'sae_loss', 'milestone_epochs', 'validate_sae', 'train_sae', 'downstream_metrics']
+__all__ = ['PRETEXTS', 'SGD_SETTINGS', 'check_lambda', 'check_pretext', 'pretext_data', 'make_encoder', 'SupervisedAutoencoder',
+           'sae_loss', 'validate_sae', 'train_sae', 'downstream_metrics']
 
 # %% ../nbs/06a_sae.ipynb #0fc0a88e
 def check_lambda(lam,  # weight of the reconstruction term: a number in [0, ∞], math.inf = reconstruction only
@@ -132,12 +133,6 @@ def sae_loss(model: SupervisedAutoencoder,
 
 # %% ../nbs/06a_sae.ipynb #7b548427
 SGD_SETTINGS = {"rotation": dict(batch_size=512, lr=0.1), "random": dict(batch_size=128, lr=0.01)}  # App. C.2
-MILESTONES = (91 / 182, 137 / 182)   # lr ÷ 10 after these fractions of the epochs (App. C.2: epochs 91 and 137 of 182)
-
-def milestone_epochs(epochs: int, milestones: Sequence[float] = MILESTONES) -> list[int]:
-    "The epochs after which the learning rate is divided by 10 (at least 1, increasing)"
-    if any(not 0 < m < 1 for m in milestones): raise ValueError(f"milestones must be fractions in (0, 1), got {milestones!r}")
-    return sorted({max(1, round(m * epochs)) for m in milestones})
 
 # %% ../nbs/06a_sae.ipynb #e15fcbb5
 def _check_labels(y, n: int, k: int | None, name: str) -> torch.Tensor | None:
@@ -165,20 +160,22 @@ def _check_inputs(model, x_train, y_train, x_val, y_val):
 @torch.no_grad()
 def validate_sae(model: SupervisedAutoencoder, x: torch.Tensor, y: torch.Tensor | None = None,
                  batch_size: int = 1024, device="auto") -> dict:
-    "{'pretext_acc', 'pretext_loss', 'l2'} on (x, y) in eval mode; NaN for a switched-off term"
+    "{'pretext_acc', 'pretext_loss', 'l2'} on (x, y) in eval mode; NaN for a switched-off term; summed on the device, read once"
     device = resolve_device(device)
     was = model.training; model.eval()
-    hits = ce = se = 0.0
+    hits = torch.zeros((), dtype=torch.long, device=device)
+    ce, se = (torch.zeros((), dtype=torch.float64 if device.type != "mps" else torch.float32, device=device) for _ in range(2))
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].to(device); out = model(xb)
+        xb = x[i:i + batch_size].to(device, non_blocking=True); out = model(xb)
         if out["logits"] is not None:
-            yb = y[i:i + batch_size].to(device)
-            hits += (out["logits"].argmax(1) == yb).sum().item(); ce += F.cross_entropy(out["logits"], yb, reduction="sum").item()
-        if out["recon"] is not None: se += (out["recon"] - xb.flatten(1)).pow(2).sum().item()
+            yb = y[i:i + batch_size].to(device, non_blocking=True)
+            hits += (out["logits"].argmax(1) == yb).sum(); ce += F.cross_entropy(out["logits"], yb, reduction="sum").to(ce.dtype)
+        if out["recon"] is not None: se += (out["recon"] - xb.flatten(1)).pow(2).sum().to(se.dtype)
     model.train(was)
     n, nan = len(x), float("nan")
-    return dict(pretext_acc=hits / n if model.head is not None else nan, pretext_loss=ce / n if model.head is not None else nan,
-                l2=se / n / model.input_dim if model.decoder is not None else nan)
+    return dict(pretext_acc=hits.item() / n if model.head is not None else nan,
+                pretext_loss=ce.item() / n if model.head is not None else nan,
+                l2=se.item() / n / model.input_dim if model.decoder is not None else nan)
 
 # %% ../nbs/06a_sae.ipynb #773d93fb
 def _select(hist: dict, by: str) -> int:
@@ -188,20 +185,25 @@ def _select(hist: dict, by: str) -> int:
     return int(np.argmin(np.where(np.isnan(v), np.inf, v)))
 
 def _epoch(model, opt, x, y, perm, batch_size, device) -> dict:
-    "One pass of SGD on eq. (16); per-image means of the loss and its terms"
+    "One pass of SGD on eq. (16); per-image means of the loss and its terms (summed on the device, read once)"
     model.train()
-    tot = {"loss": 0.0, "pretext": 0.0, "recon": 0.0, "hits": 0.0}
+    perm = perm.to(x.device, non_blocking=True)
+    acc = torch.float64 if device.type != "mps" else torch.float32
+    tot = {k: torch.zeros((), dtype=acc, device=device) for k in ("loss", "pretext", "recon")}
+    hits = torch.zeros((), dtype=torch.long, device=device)
     for i in range(0, len(x), batch_size):
         idx = perm[i:i + batch_size]
         if len(idx) < 2: continue
-        out = sae_loss(model, x[idx].to(device), None if y is None else y[idx].to(device))
+        xb = x[idx].to(device, non_blocking=True)
+        yb = None if y is None else y[idx].to(device, non_blocking=True)
+        out = sae_loss(model, xb, yb)
         opt.zero_grad(set_to_none=True); out["loss"].backward(); opt.step()
-        tot["loss"] += out["loss"].item() * len(idx)
+        tot["loss"] += out["loss"].detach().to(acc) * len(idx)
         if out["pretext"] is not None:
-            tot["pretext"] += out["pretext"].item() * len(idx)
-            tot["hits"] += (out["logits"].argmax(1) == y[idx].to(device)).sum().item()
-        if out["recon"] is not None: tot["recon"] += out["recon"].item() * len(idx)
-    return {k: v / len(x) for k, v in tot.items()}
+            tot["pretext"] += out["pretext"].detach().to(acc) * len(idx)
+            hits += (out["logits"].argmax(1) == yb).sum()
+        if out["recon"] is not None: tot["recon"] += out["recon"].detach().to(acc) * len(idx)
+    return {k: v.item() / len(x) for k, v in dict(tot, hits=hits).items()}
 
 # %% ../nbs/06a_sae.ipynb #47b3b517
 def train_sae(model: SupervisedAutoencoder,
@@ -216,6 +218,7 @@ def train_sae(model: SupervisedAutoencoder,
               seed: int = 0,                  # batch order (initialize the model yourself)
               device="auto",
               checkpoint: Checkpoint | None = None,  # resume from / save to it; `every` counts epochs
+              data_device: str = "auto",      # "auto": data on the device when it fits | "device" | "host" (`place_data`)
              ) -> dict:
     "Joint SGD on eq. (16) (App. C.4); the model ends in its selected epoch's state; returns the per-epoch history"
     for n, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
@@ -226,6 +229,9 @@ def train_sae(model: SupervisedAutoencoder,
             raise ValueError(f"{n} must be a {'positive' if n == 'lr' else 'non-negative'} number, got {v!r}")
     y_train, y_val = _check_inputs(model, x_train, y_train, x_val, y_val)
     device = resolve_device(device); model.to(device)
+    data = [t for t in (x_train, y_train, x_val, y_val) if t is not None]
+    placed = iter(place_data(tuple(data), device, data_device))
+    x_train, y_train, x_val, y_val = (None if t is None else next(placed) for t in (x_train, y_train, x_val, y_val))
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestone_epochs(epochs, milestones), gamma=0.1)
     by = "l2" if model.head is None else "pretext_acc"

@@ -9,6 +9,7 @@ import ast
 import copy
 import hashlib
 import json
+import math
 import os
 import pickle
 import platform
@@ -26,11 +27,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
+__all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
            'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'code_fingerprint',
            'cache_path', 'cached', 'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress_enabled',
-           'progress', 'RunRecord', 'format_duration', 'start_run', 'record_claim', 'load_claims', 'load_runs',
-           'markdown_table']
+           'progress', 'RunRecord', 'format_duration', 'start_run', 'run_label', 'record_claim', 'reset_claims',
+           'load_claims', 'claims_table', 'load_runs', 'markdown_table', 'Job', 'ray_init', 'run_cached_jobs']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -250,6 +251,21 @@ def _cache_file(chapter, experiment, key, results_dir) -> Path:
     return get_results_dir(results_dir) / chapter / f"{experiment}-{key}.pkl"
 
 
+def _read_entry(path: Path, key: str) -> dict | None:
+    "The stored entry at `path` when it exists and belongs to `key`; None otherwise (with a warning when unreadable or foreign)."
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f)
+        if entry.get("config_hash") == key:
+            return entry
+        warnings.warn(f"cache entry {path} belongs to another configuration or code; recomputing")
+    except Exception as e:  # a corrupted or foreign file is never trusted
+        warnings.warn(f"cache entry {path} could not be read ({type(e).__name__}: {e}); recomputing")
+    return None
+
+
 CACHE_LOG: list[tuple[str, str, float | None, bool]] = []  # (chapter, experiment, compute seconds, read from cache) per call
 _CACHE_DEPTH = [0]  # how many `cached` computations are running (nested results are not counted twice)
 
@@ -266,17 +282,11 @@ def cached(chapter: str,  # e.g. "03_high_mi"
     key, fp = _entry_key(config, code)
     path = _cache_file(chapter, experiment, key, results_dir)
     outermost = _CACHE_DEPTH[0] == 0  # results cached inside another's computation are counted in that one's time
-    if path.exists() and not force:
-        try:
-            with open(path, "rb") as f:
-                entry = pickle.load(f)
-            if entry.get("config_hash") == key:
-                if outermost:
-                    CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
-                return entry["result"]
-            warnings.warn(f"cache entry {path} belongs to another configuration or code; recomputing")
-        except Exception as e:  # a corrupted or foreign file is never trusted
-            warnings.warn(f"cache entry {path} could not be read ({type(e).__name__}: {e}); recomputing")
+    entry = None if force else _read_entry(path, key)
+    if entry is not None:
+        if outermost:
+            CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
+        return entry["result"]
     t0 = time.perf_counter()
     _CACHE_DEPTH[0] += 1
     try:
@@ -406,9 +416,26 @@ class RunRecord:
     compute_s: float | None = None  # time it took to compute this chapter's results, cached ones included
     cached_results: int | None = None  # how many of them were read back from the cache
     untimed_results: int | None = None  # cached results stored without their compute time
+    work: dict = field(default_factory=dict)  # kind -> {"amount", "seconds", "rate"}: measured work (`add_work`)
 
     def __post_init__(self):
         self._log_start = len(CACHE_LOG)
+
+    def add_work(self, kind: str,  # what is counted, e.g. "critic steps" or "images"
+                 amount: float,  # how many of them were computed
+                 seconds: float,  # the compute time they took (cached results: the time stored with them)
+                 ) -> dict:
+        "Add measured work of one kind (summed over calls); the record stores it and the summary shows its rate (units/s)."
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValueError(f"kind must be a non-empty name such as 'critic steps', got {kind!r}")
+        for name, v in (("amount", amount), ("seconds", seconds)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        w = self.work.setdefault(kind, {"amount": 0, "seconds": 0.0})
+        w["amount"] += amount.item() if isinstance(amount, np.generic) else amount
+        w["seconds"] += float(seconds)
+        w["rate"] = w["amount"] / w["seconds"] if w["seconds"] > 0 else None
+        return w
 
     def finish(self, results_dir: str | Path | None = None) -> "RunRecord":
         "Stop the clock, add up the compute time of this chapter's results, store the record (`runs/CHAPTER.json`)."
@@ -429,6 +456,9 @@ class RunRecord:
                      f"{format_duration(self.compute_s)}")
             if self.untimed_results:
                 text += f" (not counting {self.untimed_results} stored without their time)"
+        for kind, w in self.work.items():
+            rate = "" if w["rate"] is None else f", {w['rate']:,.4g}/s"
+            text += f" · {w['amount']:,.6g} {kind} in {format_duration(w['seconds'])}{rate}"
         return text
 
     def _repr_markdown_(self): return self.summary()
@@ -448,6 +478,37 @@ def start_run(chapter: str, profile: str, device: str | torch.device = "auto") -
     return RunRecord(chapter=chapter, profile=profile, device=str(resolve_device(device)))
 
 
+# %% ../nbs/01_toolkit.ipynb #cd20c2f0
+def _json_dict(name: str, value) -> dict:
+    "`value` (a dict of JSON-able values, or None = {}) as plain JSON data; a TypeError naming `name` otherwise."
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict of JSON-able values (e.g. {{'steps': 400}}) or None, got {type(value).__name__}")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{name} must have string keys, got {bad!r}")
+    try:
+        return json.loads(json.dumps(value, default=_jsonable, allow_nan=True))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must hold JSON-able values (numbers, strings, lists, dicts): {e}") from e
+
+
+def run_label(profile: str,  # the named profile the chapter ran at
+              overrides: dict | None = None,  # the knobs given explicitly (non-None papermill parameters)
+              ) -> str:
+    "How the ledger names what a row ran at: `'cpu'`, or `'cpu + overrides: steps=100'` when knobs differed from the profile."
+    if not overrides:
+        return profile
+    return f"{profile} + overrides: " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(overrides.items()))
+
+
+def _ledger_file(chapter: str, results_dir) -> Path:
+    if not isinstance(chapter, str) or not chapter or any(c in chapter for c in "/\\"):
+        raise ValueError(f"chapter must be a non-empty name without slashes, got {chapter!r}")
+    return get_results_dir(results_dir) / "claims" / f"{chapter}.json"
+
+
 def record_claim(claim_id: str, *,
                  chapter: str,
                  reference: str,  # where the report makes the claim, e.g. "§3.2, Fig. 2b"
@@ -457,28 +518,62 @@ def record_claim(claim_id: str, *,
                  tolerance: Any,  # how it was judged, stated before looking
                  reproduced: bool,
                  note: str = "",
-                 results_dir: str | Path | None = None) -> dict:
-    "Write one row of the claims ledger (`claims/CHAPTER.json`, atomically) and return it."
+                 results_dir: str | Path | None = None,
+                 overrides: dict | None = None,  # knobs that differed from `profile` (the non-None parameters the chapter was given)
+                 settings: dict | None = None,  # what this row ran at, e.g. {"N": 64, "steps": 400} (small, JSON-able)
+                 ) -> dict:
+    "Write one row of the claims ledger (`claims/CHAPTER.json`, atomically) and return it; `run_as` names profile and overrides."
     if not isinstance(reproduced, (bool, np.bool_)):
         raise ValueError(f"reproduced must be True or False, got {reproduced!r}")
     if profile not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {PROFILE_NAMES}")
+    overrides, settings = _json_dict("overrides", overrides), _json_dict("settings", settings)
     row = dict(id=claim_id, chapter=chapter, reference=reference, statement=statement, profile=profile,
+               overrides=overrides, run_as=run_label(profile, overrides), settings=settings,
                measured=measured, tolerance=tolerance, reproduced=bool(reproduced), note=note,
                recorded=time.strftime("%Y-%m-%d %H:%M"))
-    path = get_results_dir(results_dir) / "claims" / f"{chapter}.json"
+    path = _ledger_file(chapter, results_dir)
     rows = json.loads(path.read_text()) if path.exists() else {}
     rows[claim_id] = row
     atomic_write_json(path, rows)
     return row
 
 
+def reset_claims(chapter: str, results_dir: str | Path | None = None) -> int:
+    "Drop the ledger of `chapter` (one atomic unlink), so rows a rerun no longer produces do not linger; returns how many rows it held."
+    path = _ledger_file(chapter, results_dir)
+    try:
+        n = len(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        n = 0
+    path.unlink(missing_ok=True)
+    return n
+
+
 def load_claims(results_dir: str | Path | None = None) -> list[dict]:
-    "All rows of the claims ledger, ordered by chapter and then as recorded."
+    "All rows of the claims ledger, ordered by chapter and then as recorded; rows written before overrides existed read as plain profile rows."
     rows = []
     for path in sorted((get_results_dir(results_dir) / "claims").glob("*.json")):
-        rows += list(json.loads(path.read_text()).values())
+        for r in json.loads(path.read_text()).values():
+            r.setdefault("overrides", {}); r.setdefault("settings", {})
+            r["run_as"] = run_label(r["profile"], r["overrides"])
+            rows.append(r)
     return rows
+
+
+def claims_table(rows: list[dict]) -> str:
+    "The ledger as a markdown table (chapter, claim, measured and tolerance, settings, verdict): a row run with overrides says so in its verdict."
+    out = []
+    for r in rows:
+        ran = run_label(r["profile"], r.get("overrides"))
+        verdict = ("reproduced" if r["reproduced"] else "**not reproduced**") + f" at `{r['profile']}`"
+        if r.get("overrides"):
+            verdict += " **with overrides** " + ran.split("overrides: ", 1)[1]
+        settings = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in (r.get("settings") or {}).items())
+        out.append({"chapter": r["chapter"], "claim": f"**{r['reference']}** {r['statement']}",
+                    "measured (tolerance)": f"{r['measured']} ({r['tolerance']})" + (f". {r['note']}" if r.get("note") else ""),
+                    "ran at": settings or "–", "verdict": verdict})
+    return markdown_table(out, ["chapter", "claim", "measured (tolerance)", "ran at", "verdict"])
 
 
 def load_runs(results_dir: str | Path | None = None) -> list[dict]:
@@ -497,3 +592,160 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     lines += ["| " + " | ".join(_md_cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+# %% ../nbs/01_toolkit.ipynb #9c018d6f
+EXECUTORS = ("local", "ray")
+
+
+def _number(name: str, v, low: float, strict: bool) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v < low or (strict and v == low):
+        raise ValueError(f"{name} must be a number {'>' if strict else '>='} {low}, got {v!r}")
+    return float(v)
+
+
+@dataclass(frozen=True)
+class Job:
+    "One independent experiment of a chapter: what `cached(chapter, experiment, config, compute, code=...)` runs, and what it needs."
+    experiment: str  # its name in the cache, e.g. "fig1a"
+    config: dict  # everything its result depends on (JSON-able): with the code fingerprint, the cache key
+    compute: Callable[[], Any]  # computes the result; on Ray it is pickled (cloudpickle) to a worker: it must carry what it needs
+    num_cpus: float = 1  # cores it needs on a worker (and its torch threads there)
+    num_gpus: float | None = None  # GPUs it needs on a worker; None: 1 when the jobs' device is CUDA, else 0
+
+    def __post_init__(self):
+        if not isinstance(self.experiment, str) or not self.experiment or any(c in self.experiment for c in "/\\"):
+            raise ValueError(f"experiment must be a non-empty name without slashes, got {self.experiment!r}")
+        if not isinstance(self.config, dict):
+            raise TypeError(f"config must be a dict (JSON-able), got {type(self.config).__name__}")
+        if not callable(self.compute):
+            raise TypeError(f"compute must be a function of no arguments, got {type(self.compute).__name__}")
+        _number("num_cpus", self.num_cpus, 0, strict=True)
+        if self.num_gpus is not None:
+            _number("num_gpus", self.num_gpus, 0, strict=False)
+
+# %% ../nbs/01_toolkit.ipynb #3bd090c2
+def ray_init(address: str | None = None,  # a cluster's address ("ray://head:10001", "auto"); None: `$RAY_ADDRESS`, else a local instance
+             num_cpus: int | None = None,  # a new local instance's cores (None: all of this machine's)
+             ):
+    "The `ray` module, connected: to the session already open, else to the cluster at `address` or `$RAY_ADDRESS`, else to a new local instance."
+    try:
+        import ray
+    except ImportError as e:
+        raise ImportError('executor="ray" needs Ray, an optional extra of minfo: pip install "minfo-lab[ray]"') from e
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, logging_level="warning")
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="warning")
+    return ray
+
+
+def _code_names(code):
+    "`code` with modules replaced by their names (what a worker can unpickle), None kept."
+    if code is None:
+        return None
+    if isinstance(code, (list, tuple, set, frozenset)):
+        return sorted(_module_name(m) for m in code)
+    return _module_name(code)
+
+
+def _ray_job(chapter: str, experiment: str, config: dict, compute, results_dir: str, code, fingerprint: str,
+             threads: int, force: bool) -> tuple:
+    "Runs on a Ray worker: check that it has the driver's code, then `cached` (the worker writes the entry); (seconds, computed)."
+    mine = _code_key(code)
+    if mine != fingerprint:
+        raise RuntimeError(f"job {chapter}/{experiment}: this worker's minfo (code {mine}) is not the driver's ({fingerprint}); "
+                           "install the same minfo on every node")
+    torch.set_num_threads(threads)
+    n = len(CACHE_LOG)
+    cached(chapter, experiment, config, compute, results_dir, force=force, code=code)
+    _, _, seconds, from_cache = CACHE_LOG[n]
+    return seconds, not from_cache
+
+
+def _uses_cuda(device) -> bool:
+    if str(device) == "auto":
+        return torch.cuda.is_available()
+    try:
+        return torch.device(str(device)).type == "cuda"
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from e
+
+# %% ../nbs/01_toolkit.ipynb #f92bf71c
+def _run_on_ray(chapter, jobs, todo, results_dir, code, device, max_retries, force) -> tuple[dict, dict]:
+    "Submit the jobs numbered `todo` as Ray tasks and wait: ({i: (seconds, computed)}, {i: exception})."
+    ray = ray_init()
+    folder, names, fp = str(get_results_dir(results_dir).resolve()), _code_names(code), _code_key(code)
+    gpus = 1.0 if _uses_cuda(device) else 0.0
+    task = ray.remote(_ray_job)
+    refs = {}
+    for i in todo:
+        j = jobs[i]
+        opts = dict(num_cpus=j.num_cpus, num_gpus=gpus if j.num_gpus is None else j.num_gpus, max_retries=max_retries,
+                    retry_exceptions=False, name=f"{chapter}/{j.experiment}")
+        refs[i] = task.options(**opts).remote(chapter, j.experiment, j.config, j.compute, folder, names, fp,
+                                              max(1, math.ceil(j.num_cpus)), force)
+    done, failed = {}, {}
+    for i, ref in refs.items():
+        try:
+            done[i] = ray.get(ref)
+        except ray.exceptions.RayTaskError as e:  # the job's own error, as an instance of its class
+            failed[i] = e.as_instanceof_cause()
+        except ray.exceptions.RayError as e:  # its worker died more than max_retries times, or the cluster failed
+            failed[i] = RuntimeError(f"job {chapter}/{jobs[i].experiment} did not finish on Ray "
+                                     f"(max_retries={max_retries}): {type(e).__name__}: {e}")
+    return done, failed
+
+
+def run_cached_jobs(chapter: str,  # the cache's chapter folder, e.g. "08_benchmark"
+                    jobs: Iterable[Job],
+                    executor: str = "local",  # "local": here, in order; "ray": Ray tasks writing the same (shared) cache
+                    results_dir: str | Path | None = None,  # must be shared by every Ray worker (same path)
+                    code: str | types.ModuleType | list | None = None,  # the code the jobs run, as in `cached`
+                    device: str | torch.device = "cpu",  # where the jobs compute: CUDA makes each ask Ray for a GPU
+                    max_retries: int = 3,  # Ray: how often a job whose worker died is run again
+                    errors: str = "raise",  # "raise": a failing job's error stops the call; "return": the exception takes its place
+                    force: bool = False,  # recompute even the jobs whose results are cached
+                    ) -> list:
+    "The results of `jobs`, in order, each through `cached(chapter, ...)`: computed here (`'local'`) or by Ray workers into the same cache (`'ray'`)."
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}: choose one of {EXECUTORS}")
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    jobs = list(jobs)
+    bad = [type(j).__name__ for j in jobs if not isinstance(j, Job)]
+    if bad:
+        raise TypeError(f"jobs must be minfo.run.Job objects, got {bad[:3]}")
+    done, failed = {}, {}
+    if executor == "ray":
+        todo = [i for i, j in enumerate(jobs) if force or not cache_path(chapter, j.experiment, j.config, results_dir, code).exists()]
+        if todo:
+            done, failed = _run_on_ray(chapter, jobs, todo, results_dir, code, device, max_retries, force)
+    results = []
+    for i, j in enumerate(jobs):
+        try:
+            if i in failed:
+                raise failed[i]
+            results.append(_read_back(chapter, j, done[i], results_dir, code) if i in done else
+                           cached(chapter, j.experiment, j.config, j.compute, results_dir, force=force, code=code))
+        except Exception as e:
+            if errors == "raise":
+                raise
+            results.append(e)
+    return results
+
+
+def _read_back(chapter, job, report, results_dir, code):
+    "The entry a Ray worker stored for `job`, counted in the run record as computed by this run."
+    key, _ = _entry_key(job.config, code)
+    path = _cache_file(chapter, job.experiment, key, results_dir)
+    entry = _read_entry(path, key)
+    if entry is None:
+        raise RuntimeError(f"job {chapter}/{job.experiment} finished on Ray but its result is not at {path}: the results folder "
+                           "must be shared by this process and every worker (the same path on every node)")
+    seconds, computed = report
+    CACHE_LOG.append((chapter, job.experiment, entry.get("seconds"), not computed))
+    return entry["result"]

@@ -19,9 +19,9 @@ from .evaluate import softmax_loss_grad
 from .run import Checkpoint, progress, resolve_device
 
 # %% auto #0
-__all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'fit_head',
-           'VInformation', 'v_information', 'v_entropy', 'reconstruction_error', 'train_vinfomax', 'probe_evaluator',
-           'train_infomax']
+__all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'Standardize',
+           'fit_head', 'VInformation', 'v_information', 'v_entropy', 'reconstruction_error', 'train_vinfomax',
+           'probe_evaluator', 'train_infomax']
 
 # %% ../nbs/05a_vinfo.ipynb #89f02ed9
 from .estimate import as_labels, as_table, is_label_column
@@ -138,11 +138,17 @@ def _split(n: int, s: VSettings, held: bool) -> tuple[np.ndarray, np.ndarray, np
     if len(rest) - n_stop < 2: raise ValueError(f"{n} rows are too few to split into fit, stopping and held-out rows")
     return rest[n_stop:], rest[:n_stop], perm[:n_held]
 
-def _standardizer(x: torch.Tensor, on: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+class Standardize(nn.Module):
+    "z-scoring with fixed statistics (buffers): the first layer of a returned head, so it takes raw rows"
+    def __init__(self, mu: torch.Tensor, sd: torch.Tensor):
+        super().__init__(); self.register_buffer("mu", mu); self.register_buffer("sd", sd)
+    def forward(self, t: torch.Tensor) -> torch.Tensor: return (t - self.mu) / self.sd
+
+def _standardizer(x: torch.Tensor, on: bool) -> Standardize:
     "z-scoring with the statistics of `x` (identity when off)"
-    if not on: return lambda t: t
+    if not on: return Standardize(torch.zeros(1, x.shape[1]), torch.ones(1, x.shape[1]))
     mu, sd = x.mean(0, keepdim=True), x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)
-    return lambda t: (t - mu) / sd
+    return Standardize(mu, sd)
 
 # %% ../nbs/05a_vinfo.ipynb #09e02c77
 def _mean_nll(model: nn.Module, fam: PredictiveFamily, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -225,7 +231,7 @@ class VInformation:
     n_stop: int
     n_held: int
     classes: np.ndarray | None = None                 # original labels (categorical)
-    head: nn.Module | None = field(default=None, repr=False)  # the fitted best member's head (on standardized x)
+    head: nn.Module | None = field(default=None, repr=False)  # the fitted best member φ on raw x: standardization, then the head
 
     def __repr__(self):
         nrm = "" if self.normalized is None else f", normalized {self.normalized:.3f}"
@@ -267,7 +273,7 @@ def _prepare(x, y, target: str, held_out, s: VSettings) -> dict:
         if len(xh) != len(d["y_held"]): raise ValueError(f"held-out x has {len(xh)} rows but held-out y {len(d['y_held'])}")
         if xh.shape[1] != xt.shape[1]: raise ValueError(f"held-out x has {xh.shape[1]} columns but x has {xt.shape[1]}")
         z = _standardizer(xt[fit], s.standardize)
-        d |= dict(x_fit=z(xt[fit]), x_stop=z(xt[stop]), x_held=z(xh))
+        d |= dict(x_fit=z(xt[fit]), x_stop=z(xt[stop]), x_held=z(xh), standardize=z)
     if target == "gaussian" and d["y_held"].shape[1] != d["y_fit"].shape[1]:
         raise ValueError(f"held-out y has {d['y_held'].shape[1]} columns but y has {d['y_fit'].shape[1]}")
     return d
@@ -317,7 +323,8 @@ def v_information(x, y,                      # side information [n, d]; target [
     return VInformation(value=h0 - h1, h_marginal=h0, h_conditional=h1,
                         normalized=(h0 - h1) / h0 if target == "categorical" else None,
                         pointwise=(null - cond).double().numpy(), family=fam, n_fit=len(d["y_fit"]),
-                        n_stop=len(d["y_stop"]), n_held=len(d["y_held"]), classes=d["classes"], head=head)
+                        n_stop=len(d["y_stop"]), n_held=len(d["y_held"]), classes=d["classes"],
+                        head=nn.Sequential(d["standardize"], head.cpu()).eval())
 
 def v_entropy(x, y,                           # side information (None: H_V(Y|∅)); target
               family="linear", target: str = "auto", held_out: tuple | None = None,
@@ -440,18 +447,24 @@ def train_vinfomax(encoder: nn.Module,        # e_θ: inputs -> representation [
 def probe_evaluator(x_train, y_train, x_val, y_val,   # labelled rows: probes fit on train, scored on val
                     linear: bool = True, mlp: bool = True,
                     linear_weight_decay: float = 1e-4,
+                    linear_method: str = "lbfgs",        # `minfo.evaluate.linear_probe`'s method: "lbfgs" | "saga" (App. C.3) | "adam"
+                    linear_max_iter: int = 500,          # its max_iter (saga: epochs)
+                    linear_tol: float = 1e-5,            # its tol
                     mlp_hidden: tuple = (300, 300), mlp_dropout: tuple = (0.0, 0.0),
                     mlp_epochs: int = 50, mlp_lr: float = 1e-4, mlp_weight_decay: float = 1e-5,
                     mlp_batch_size: int = 128,
                     vinfo: bool = False,                 # also the linear downstream V-information (normalized)
                     seed: int = 0, device="auto") -> Callable[[nn.Module], dict]:
     "evaluate(encoder) -> {'linear_acc', 'mlp_acc'[, 'linear_vinfo']} on the validation rows"
-    from minfo.evaluate import extract_features, linear_probe, mlp_probe
+    from minfo.evaluate import PROBE_METHODS, extract_features, linear_probe, mlp_probe
+    if linear_method not in PROBE_METHODS: raise ValueError(f"unknown linear_method {linear_method!r}; use one of {PROBE_METHODS}")
     def evaluate(encoder: nn.Module) -> dict:
         f_tr = extract_features(encoder, x_train, device=device)["features"]
         f_va = extract_features(encoder, x_val, device=device)["features"]
         out = {}
-        if linear: out["linear_acc"] = linear_probe(f_tr, y_train, f_va, y_val, weight_decay=linear_weight_decay, device=device)
+        if linear: out["linear_acc"] = linear_probe(f_tr, y_train, f_va, y_val, method=linear_method, seed=seed,
+                                                    weight_decay=linear_weight_decay, max_iter=linear_max_iter, tol=linear_tol,
+                                                    device=device)
         if mlp: out["mlp_acc"] = mlp_probe(f_tr, y_train, f_va, y_val, hidden=mlp_hidden, dropout=mlp_dropout,
                                            epochs=mlp_epochs, lr=mlp_lr, weight_decay=mlp_weight_decay,
                                            batch_size=mlp_batch_size, seed=seed, device=device)

@@ -90,3 +90,27 @@ def test_bad_data():
     with pytest.raises(ValueError, match="strings"): v_information(x, np.array(["a", "b"] * 100), target="gaussian")
     with pytest.raises(ValueError, match="empty"): v_information(np.zeros((0, 2)), np.zeros(0, int))
     with pytest.raises(ValueError, match="too few"): v_information(x[:3], y[:3])
+
+
+@pytest.mark.parametrize("family, target", [("linear", "categorical"), ("linear", "gaussian"), ("mlp", "categorical")])
+def test_head_is_returned_usable_on_new_rows_and_reproduces_the_held_out_entropy(family, target):
+    "`.head` takes raw rows (the training standardization is its first layer) and gives back H_V(Y|X) on held-out rows"
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(2500, 3)) * 50 + 7).astype(np.float32)     # far from standardized: the head must z-score
+    y = (x[:, 0] - 7 + 20 * rng.normal(size=2500) > 0).astype(int) if target == "categorical" else \
+        ((x[:, :1] - 7) / 50 + 0.5 * rng.normal(size=(2500, 1))).astype(np.float32)
+    kw = dict(hidden=(16,), epochs=30) if family == "mlp" else {}
+    vi = v_information(x[:1500], y[:1500], family, target, held_out=(x[1500:2000], y[1500:2000]), **kw)
+    head = vi.head
+    assert isinstance(head, torch.nn.Module) and not head.training
+    yh = torch.as_tensor(y[1500:2000])
+    with torch.no_grad():
+        nll = vi.family.nll(head(torch.as_tensor(x[1500:2000])), yh)
+        new = head(torch.as_tensor(x[2000:]))                      # rows it never saw
+    assert float(nll.mean()) == pytest.approx(vi.h_conditional, abs=1e-5)
+    assert float((torch.as_tensor(vi.pointwise) + nll.double()).mean()) == pytest.approx(vi.h_marginal, abs=1e-5)
+    assert new.shape == (500, 2 if target == "categorical" else 1) and torch.isfinite(new).all()
+    if target == "categorical":
+        assert (new.argmax(1).numpy() == y[2000:]).mean() > 0.8
+    else:   # the fitted mean beats the constant on new rows
+        assert ((new.numpy() - y[2000:]) ** 2).mean() < ((y[2000:] - y[:1500].mean()) ** 2).mean()

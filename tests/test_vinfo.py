@@ -114,3 +114,17 @@ def test_head_is_returned_usable_on_new_rows_and_reproduces_the_held_out_entropy
         assert (new.argmax(1).numpy() == y[2000:]).mean() > 0.8
     else:   # the fitted mean beats the constant on new rows
         assert ((new.numpy() - y[2000:]) ** 2).mean() < ((y[2000:] - y[:1500].mean()) ** 2).mean()
+
+
+def test_probe_evaluator_linear_method():
+    "the per-epoch linear probe can be App. C.3's SAGA; an unknown method fails when the evaluator is made"
+    from minfo.vinfo import probe_evaluator
+    x, y = _data(600)
+    xt = torch.as_tensor(x)
+    with pytest.raises(ValueError, match="linear_method"):
+        probe_evaluator(xt[:400], y[:400], xt[400:], y[400:], linear_method="sgd")
+    pytest.importorskip("sklearn")
+    kw = dict(mlp=False, device="cpu")
+    a = probe_evaluator(xt[:400], y[:400], xt[400:], y[400:], linear_method="saga", linear_tol=1e-6, **kw)(torch.nn.Identity())
+    b = probe_evaluator(xt[:400], y[:400], xt[400:], y[400:], linear_method="lbfgs", linear_tol=1e-9, **kw)(torch.nn.Identity())
+    assert abs(a["linear_acc"] - b["linear_acc"]) <= 0.01 and a["linear_acc"] > 0.8

@@ -1,4 +1,6 @@
 "minfo.encoders: shapes of every tap, the ResNet/PlainNet relation, training and resuming."
+import os
+
 import pytest
 import torch
 
@@ -239,3 +241,30 @@ def test_bf16_autocast_and_channels_last_train():
     h = train_encoder(net, x, y, epochs=6, batch_size=16, lr=0.02, device="cpu", autocast_dtype=torch.bfloat16,
                       channels_last=True)
     assert h["train_acc"][-1] > 0.9 and all(p.dtype == torch.float32 for p in net.parameters())
+
+
+@pytest.mark.skipif(not os.environ.get("MINFO_SLOW"), reason="torch.compile takes about 100 s on 2 CPU cores; MINFO_SLOW=1 runs it")
+def test_compile_trains_the_same_model():
+    torch.manual_seed(0)
+    y = torch.arange(64) % 2
+    x = torch.randn(64, 1, 10, 10) + 1.5 * (2 * y - 1).view(-1, 1, 1, 1).float()
+    torch.manual_seed(1); a = resnet18(1, 2, width=4)
+    torch.manual_seed(1); b = resnet18(1, 2, width=4)
+    ha = train_encoder(a, x, y, epochs=3, batch_size=16, lr=0.02, device="cpu")
+    hb = train_encoder(b, x, y, epochs=3, batch_size=16, lr=0.02, device="cpu", compile=True)
+    assert list(a.state_dict()) == list(b.state_dict())        # the checkpointable state is the plain model's
+    assert ha["loss"] == pytest.approx(hb["loss"], rel=1e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_keeps_the_data_on_the_device_and_matches_the_cpu():
+    from minfo.encoders import place_data
+    y = torch.arange(256) % 4
+    x = torch.randn(256, 1, 12, 12) + y.view(-1, 1, 1, 1).float()
+    assert place_data((x, y), "cuda")[0].is_cuda and not place_data((x, y), "cuda", "host")[0].is_cuda
+    runs = {}
+    for dev, dd in (("cpu", "auto"), ("cuda", "auto"), ("cuda", "host")):
+        torch.manual_seed(0); net = resnet18(1, 4, width=4)
+        runs[dev, dd] = train_encoder(net, x, y, epochs=2, batch_size=32, lr=0.05, device=dev, data_device=dd)
+    assert runs["cuda", "auto"]["loss"] == runs["cuda", "host"]["loss"]     # same batches, same kernels
+    assert runs["cpu", "auto"]["loss"] == pytest.approx(runs["cuda", "auto"]["loss"], rel=1e-3)

@@ -9,7 +9,7 @@ FLOPs per image are counted with torch.utils.flop_counter.FlopCounterMode on one
 on CUDA the achieved rate is given as a fraction of the dense bf16 peak (`--peak-tflops`, H200: 989).
 
     .venv/bin/python bench/encoder_train.py [--device cpu|cuda] [--repeats 2] [--models resnet18,lenet5] [--images 2048]
-        [--epochs 1] [--batch 128] [--width 16] [--threads N] [--compile] [--json PATH]
+        [--epochs 1] [--batch 128] [--width 16] [--shape 1,28,28] [--threads N] [--compile] [--json PATH]
 """
 import argparse
 import copy
@@ -31,8 +31,8 @@ def sync(dev):
     if dev.type == "cuda": torch.cuda.synchronize()
 
 
-def make(name, width):
-    return resnet18(in_channels=1, num_classes=10, width=width) if name == "resnet18" else LeNet5()
+def make(name, width, channels):
+    return resnet18(in_channels=channels, num_classes=10, width=width) if name == "resnet18" else LeNet5(channels)
 
 
 def plain(net, x, y, epochs, batch, lr, dev, seed=0):
@@ -91,9 +91,11 @@ def flops_per_image(net, x, y, dev):
 
 def bench_model(name, args, dev):
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(args.images, 1, 28, 28, generator=g)
+    shape = tuple(int(s) for s in args.shape.split(","))
+    if name == "lenet5": shape = (shape[0], 28, 28)   # LeNet-5's taps are sized for 28x28
+    x = torch.randn(args.images, *shape, generator=g)
     y = torch.randint(10, (args.images,), generator=g)
-    torch.manual_seed(0); init = make(name, args.width)
+    torch.manual_seed(0); init = make(name, args.width, shape[0])
     fpi = flops_per_image(init, x[:args.batch], y[:args.batch], dev)
     variants = {"minfo": {}}
     if args.fast or dev.type == "cuda":
@@ -111,7 +113,7 @@ def bench_model(name, args, dev):
             best[k] = max(best[k], minfo(copy.deepcopy(init), x, y, args.epochs, args.batch, 0.05, dev, **v))
     label = f"ResNet18 width {args.width}" if name == "resnet18" else "LeNet-5"
     print(f"\n{label}: {sum(p.numel() for p in init.parameters()) / 1e6:.2f} M parameters, {fpi / 1e6:.1f} MFLOP per "
-          f"training image (forward + backward), {args.images} images 1x28x28, batch {args.batch}, {args.epochs} epoch(s)")
+          f"training image (forward + backward), {args.images} images {'x'.join(map(str, shape))}, batch {args.batch}, {args.epochs} epoch(s)")
     dl, ix = pipeline(x, y, args.batch, dev)
     nb = -(-args.images // args.batch)
     print(f"  batches alone, one epoch: DataLoader + .to(device) {dl * 1e3:.1f} ms ({dl / nb * 1e6:.0f} µs/batch), "
@@ -134,6 +136,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--shape", default="1,28,28", help="image shape C,H,W (CIFAR-10: 3,32,32)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--fast", action="store_true", help="also channels_last and bf16 autocast (default on CUDA)")
     ap.add_argument("--compile", action="store_true", help="also torch.compile")

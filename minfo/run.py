@@ -31,7 +31,8 @@ __all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve
            'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'code_fingerprint',
            'cache_path', 'cached', 'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress_enabled',
            'progress', 'RunRecord', 'format_duration', 'start_run', 'run_label', 'record_claim', 'reset_claims',
-           'load_claims', 'claims_table', 'load_runs', 'markdown_table', 'Job', 'ray_init', 'run_cached_jobs']
+           'load_claims', 'claims_table', 'load_runs', 'markdown_table', 'Job', 'ray_init', 'ray_shutdown',
+           'run_cached_jobs']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -639,6 +640,14 @@ def ray_init(address: str | None = None,  # a cluster's address ("ray://head:100
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="warning")
     return ray
+
+
+
+def ray_shutdown() -> None:
+    "Close this process's Ray session, if one is open (a chapter calls it at its end, so that its kernel exits cleanly)."
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 def _code_names(code):

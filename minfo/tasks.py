@@ -5,6 +5,7 @@
 # %% ../nbs/08a_tasks.ipynb #aca1812b
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import time
@@ -16,7 +17,7 @@ import torch
 from .estimate import check_int, check_number, is_label_column
 from .gaussians import rho_from_mi
 from .info import mutual_info
-from .run import cache_path, cached, checkpoint_for, progress
+from .run import Job, cache_path, cached, checkpoint_for, get_results_dir, progress, run_cached_jobs
 
 # %% auto #0
 __all__ = ['TRANSFORMS', 'CODE', 'Task', 'gaussian_mi', 'SplitGaussian', 'binormal', 'multinormal_dense', 'multinormal_sparse',
@@ -331,7 +332,7 @@ class DiscreteTask(Task):
         self.mi = mutual_info(p, 0, 1)
 
     def _sample(self, n, generator, device):
-        flat = torch.as_tensor(self.table.reshape(-1), device=device)
+        flat = torch.tensor(self.table.reshape(-1), device=device)   # a copy: a table unpickled on a Ray worker is read-only
         idx = torch.multinomial(flat, n, replacement=True, generator=generator)
         return idx // self.table.shape[1], idx % self.table.shape[1]
 
@@ -559,40 +560,49 @@ def _train_group(members, data, estimators, seed, checkpoint=None) -> dict:
     return {key: dict(_values(r), seconds=share, batched=len(members)) for key, r in zip(members, res)}
 
 # %% ../nbs/08a_tasks.ipynb #174242a2
-def _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, progress_bar) -> dict:
-    "Train the missing entries of minfo estimators group by group (each group's result cached too): {(task id, name, seed): row fields}"
+def _group_compute(members, tasks, estimators, seed, n_samples, cache_name, results_dir, checkpoint_every, conf) -> dict:
+    "One batched model's job: draw its data, train it (checkpointed), {(task id, name): row fields}"
+    data = {tid: draw(tasks[tid], seed, n_samples) for tid, _ in members}
+    ck = checkpoint_for(cache_name, "group", conf, results_dir, every=checkpoint_every, code=CODE) if checkpoint_every else None
+    out = _train_group(members, data, estimators, seed, ck)
+    if ck is not None: ck.clear()
+    return out
+
+def _entry_compute(est, task, seed, n_samples) -> dict:
+    "One (task, estimator, seed) entry's job: draw its data and run the estimator"
+    return run_one(est, *draw(task, seed, n_samples), seed)
+
+def _group_jobs(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, job_cpus) -> list[tuple]:
+    "One job per batched model of the missing entries of minfo estimators: [(Job, members, seed)]"
     groups: dict[tuple, list] = {}
     by_id = {}
     for t, n, s in missing:
         if _is_minfo(estimators[n]):
             by_id[t.id] = t
             groups.setdefault(_group_key(estimators[n], *get(t, s), s), []).append((t.id, n))
-    done = {}
-    for key, members in progress(list(groups.items()), enabled=progress_bar, desc="batched models", leave=False):
+    jobs = []
+    for key, members in groups.items():
         seed = key[2]
         conf = dict(members=[[_task_config(by_id[tid]), n, _estimator_config(estimators[n])] for tid, n in members],
                     seed=seed, n_samples=n_samples)
-        def compute(members=members, seed=seed, conf=conf):
-            data = {tid: get(by_id[tid], seed) for tid, _ in members}
-            ck = checkpoint_for(cache_name, "group", conf, results_dir, every=checkpoint_every, code=CODE) if checkpoint_every else None
-            out = _train_group(members, data, estimators, seed, ck)
-            if ck is not None: ck.clear()
-            return out
-        try: out = cached(cache_name, "group", conf, compute, results_dir, code=CODE)
-        except _CAUGHT: continue          # a failing model's entries are then run (and their errors recorded) one by one
-        done.update({(tid, n, seed): v for (tid, n), v in out.items()})
-    return done
+        compute = functools.partial(_group_compute, members, {tid: by_id[tid] for tid, _ in members},
+                                    {n: estimators[n] for _, n in members}, seed, n_samples, cache_name, results_dir,
+                                    checkpoint_every, conf)
+        jobs.append((Job("group", conf, compute, num_cpus=job_cpus), members, seed))
+    return jobs
 
 # %% ../nbs/08a_tasks.ipynb #8bfd267e
 def benchmark(estimators: dict,                  # {name: MIEstimator | object with .estimate(x, y) | function (x, y) -> float}
               tasks: Sequence[Task],             # tasks of this module (or any Task)
               seeds: Sequence[int] = (0,),       # one data draw (and critic seed) per seed
               n_samples: int = 5000,             # rows per data set
-              results_dir=None,                  # cache folder (None: $MINFO_RESULTS, else ~/.cache/minfo/results)
+              results_dir=None,                  # cache folder (None: $MINFO_RESULTS, else ~/.cache/minfo/results); shared by all workers on Ray
               cache_name: str = "tasks",         # the cache's chapter folder
               batch: bool = True,                # train the missing minfo entries of a seed together (train_critics)
               checkpoint_every: int | None = None,  # batched models: checkpoint every this many steps (resumable)
               progress_bar: bool | None = None,
+              executor: str = "local",           # "local" or "ray": where the independent jobs (models, other entries) run (`minfo.run.run_cached_jobs`)
+              job_cpus: float = 1,               # cores (torch threads) of one job on a Ray worker
              ) -> list[dict]:                    # one row per (task, estimator, seed), tasks outer
     "Run every estimator on every task and seed, cached per (task, estimator, seed); a tidy list of rows"
     estimators = _check_estimators(estimators)
@@ -602,6 +612,8 @@ def benchmark(estimators: dict,                  # {name: MIEstimator | object w
     seeds = [check_int("seed", s, 0) for s in seeds]
     if not seeds: raise ValueError("seeds is empty")
     n_samples = check_int("n_samples", n_samples, 2)
+    results_dir = str(get_results_dir(results_dir).resolve())   # the same folder for this process and its workers
+    device = next((e.settings.device for e in estimators.values() if _is_minfo(e)), "cpu")
     keys = [(t, name, s) for t in tasks for name in estimators for s in seeds]
     conf = {(t.id, n, s): _entry_config(t, n, estimators[n], s, n_samples) for t, n, s in keys}
     missing = [(t, n, s) for t, n, s in keys
@@ -610,11 +622,29 @@ def benchmark(estimators: dict,                  # {name: MIEstimator | object w
     def get(t, s):
         if (t.id, s) not in data: data[(t.id, s)] = draw(t, s, n_samples)
         return data[(t.id, s)]
-    done = _run_batches(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, progress_bar) if batch else {}
+    def entry_jobs(entries):
+        return [Job(f"{t.id}-{n}", conf[(t.id, n, s)], functools.partial(_entry_compute, estimators[n], t, s, n_samples),
+                    num_cpus=job_cpus) for t, n, s in entries]
+    run = functools.partial(run_cached_jobs, cache_name, executor=executor, results_dir=results_dir, code=CODE, device=device)
+    groups = _group_jobs(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, job_cpus) if batch else []
+    in_group = {(tid, n, seed) for _, members, seed in groups for tid, n in members}
+    alone = [(t, n, s) for t, n, s in missing if (t.id, n, s) not in in_group]
+    outs = run([j for j, _, _ in groups] + entry_jobs(alone), errors="return")    # the independent jobs, all at once
+    done, fresh = {}, {}
+    for (_, members, seed), out in zip(groups, outs):
+        if isinstance(out, _CAUGHT): continue   # a failing model's entries are then run (and their errors recorded) one by one
+        if isinstance(out, BaseException): raise out
+        done.update({(tid, n, seed): v for (tid, n), v in out.items()})
+    for (t, n, s), out in zip(alone, outs[len(groups):]):
+        if isinstance(out, BaseException): raise out
+        fresh[(t.id, n, s)] = out
+    again = [(t, n, s) for t, n, s in missing if (t.id, n, s) in in_group and (t.id, n, s) not in done]
+    fresh.update(zip([(t.id, n, s) for t, n, s in again], run(entry_jobs(again))))
     rows = []
     for t, n, s in progress(keys, enabled=progress_bar, desc="benchmark", leave=False):
-        compute = (lambda v=done.get((t.id, n, s)), t=t, n=n, s=s: v if v is not None else run_one(estimators[n], *get(t, s), s))
-        out = cached(cache_name, f"{t.id}-{n}", conf[(t.id, n, s)], compute, results_dir, code=CODE)
+        k = (t.id, n, s)
+        compute = lambda k=k, t=t, n=n, s=s: done[k] if k in done else run_one(estimators[n], *get(t, s), s)
+        out = fresh[k] if k in fresh else cached(cache_name, f"{t.id}-{n}", conf[k], compute, results_dir, code=CODE)
         rows.append(dict(task=t.id, estimator=n, seed=s, truth=t.mi, truth_stderr=t.mi_stderr, n_samples=n_samples, **out))
     return rows
 

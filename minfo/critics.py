@@ -8,13 +8,16 @@ import math
 from typing import Callable, Sequence
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'NEGATIVES', 'StackedCritic', 'JointCritic', 'SeparableCritic', 'BilinearCritic']
+__all__ = ['ACTIVATIONS', 'NEGATIVES', 'CHUNK_ROWS', 'elu_', 'elu', 'StackedCritic', 'JointCritic', 'SeparableCritic',
+           'BilinearCritic']
 
 # %% ../nbs/03b_critics.ipynb #2fa80961
 ACTIVATIONS = ("elu", "relu")
 NEGATIVES = ("shuffle", "all")
+CHUNK_ROWS = 2 ** 16  # critic rows scored at once with their activations kept; larger all-pairs batches are chunked
 
 def _check_choice(name, value, choices):
     if value not in choices: raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
@@ -27,12 +30,22 @@ def _dropout_tuple(dropout, n_layers) -> tuple:
     if not all(0.0 <= p < 1.0 for p in ps): raise ValueError(f"dropout probabilities must lie in [0, 1), got {ps}")
     return ps
 
+def elu_(z: torch.Tensor) -> torch.Tensor:
+    "ELU in place, $\\max(z, 0) + e^{\\min(z, 0)} - 1$: `F.elu` to float error, built on exp (ATen's CPU expm1 is ~10× slower)"
+    neg = z.clamp(max=0.0).exp_().sub_(1.0)
+    return z.clamp_(min=0.0).add_(neg)
+
+def elu(z: torch.Tensor) -> torch.Tensor:
+    "ELU through autograd, built on exp like `elu_` (derivative 1 for z > 0, $e^z$ for z ≤ 0)"
+    pos = z > 0
+    return torch.where(pos, z, torch.where(pos, 0.0, z).exp() - 1.0)
+
 def _act_(z: torch.Tensor, activation: str) -> torch.Tensor:
     "In-place activation"
-    return nn.functional.elu_(z) if activation == "elu" else z.relu_()
+    return elu_(z) if activation == "elu" else z.relu_()
 
 def _act(z: torch.Tensor, activation: str) -> torch.Tensor:
-    return nn.functional.elu(z) if activation == "elu" else torch.relu(z)
+    return elu(z) if activation == "elu" else torch.relu(z)
 
 def _act_backward(grad: torch.Tensor, out: torch.Tensor, activation: str) -> torch.Tensor:
     "d act / d z times `grad`, from the activation's output `out` (ELU: 1 or out + 1; ReLU: out > 0)"
@@ -89,6 +102,10 @@ class StackedCritic(nn.Module):
         x, y = self._batch(x, y)
         if negatives == "all": return self.matrix(x, y, generators)
         if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
+        return self._shuffled(x, y, perm, generators)
+
+    def _shuffled(self, x, y, perm, generators=None) -> torch.Tensor: # [K, 2, N]
+        "Joint pairs $(x_i, y_i)$ and shuffled pairs $(x_i, y_{\\pi(i)})$, scored as one batch"
         yp = y.gather(1, _perm_index(perm, y))
         return self._paired(torch.cat([x, x], 1), torch.cat([y, yp], 1), generators).view(self.n_critics, 2, -1)
 
@@ -125,17 +142,32 @@ def _dropout_masks(shape, p, generators, device, dtype):
     return torch.stack([torch.empty(shape, device=device, dtype=dtype).bernoulli_(1 - p, generator=g)
                         for g in generators]).div_(1 - p)
 
-def _mlp(p: dict, prefix: str, h: torch.Tensor, n_hidden: int, activation: str, dropout: tuple,
-         training: bool, generators=None) -> torch.Tensor:
-    "Stacked MLP on h [K, M, d_in] (autograd path)"
+def _mlp(p: dict, prefix: str, h: torch.Tensor | None, n_hidden: int, activation: str, dropout: tuple,
+         training: bool, generators=None, z0: torch.Tensor | None = None) -> torch.Tensor:
+    "Stacked MLP on h [K, M, d_in] (autograd path); `z0` [K, M, h_0]: the first layer's pre-activation, given instead of h"
     for l in range(n_hidden):
-        h = _act(torch.baddbmm(p[f"{prefix}b{l}"].unsqueeze(1), h, p[f"{prefix}W{l}"]), activation)
+        z = z0 if (l == 0 and z0 is not None) else torch.baddbmm(p[f"{prefix}b{l}"].unsqueeze(1), h, p[f"{prefix}W{l}"])
+        h = _act(z, activation)
         if training and dropout[l] > 0:
             h = h * _dropout_masks(h.shape[1:], dropout[l], generators, h.device, h.dtype)
     if f"{prefix}Wout" in p: h = torch.baddbmm(p[f"{prefix}bout"].unsqueeze(1), h, p[f"{prefix}Wout"])
     return h
 
+def _chunk_generators(generators, n_chunks: int, device) -> list | None:
+    "Per chunk, one fresh generator per critic, seeded from that critic's generator: a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks"
+    if generators is None: return None
+    seeds = [torch.randint(0, 2 ** 62, (n_chunks,), generator=g, device=g.device).tolist() for g in generators]
+    return [[torch.Generator(device=device).manual_seed(s[c]) for s in seeds] for c in range(n_chunks)]
+
 # %% ../nbs/03b_critics.ipynb #b0e9baf6
+def _chunk_seeds(generators, n_chunks: int) -> list:
+    "Seeds [chunk][critic] drawn from each critic's generator: a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks"
+    seeds = [torch.randint(0, 2 ** 62, (n_chunks,), generator=g, device=g.device).tolist() for g in generators]
+    return [[s[c] for s in seeds] for c in range(n_chunks)]
+
+def _seeded(seeds, device) -> list | None:
+    return None if seeds is None else [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
 class JointCritic(StackedCritic):
     "K joint critics $T_k(x, y) = \\mathrm{MLP}_k([x, y])$ (Belghazi et al. 2018; the report's §3)"
     def __init__(self, x_dim: int, y_dim: int,
@@ -143,69 +175,99 @@ class JointCritic(StackedCritic):
                  activation: str = "elu", # "elu" | "relu"
                  dropout: float | Sequence[float] = 0.0, # after each hidden layer
                  n_critics: int = 1, seeds: Sequence[int] | None = None,
-                 matmul_dtype: torch.dtype | None = None): # training matmuls in e.g. torch.bfloat16 (None: the parameters' fp32)
+                 matmul_dtype: torch.dtype | None = None, # training matmuls in e.g. torch.bfloat16 (None: the parameters' fp32)
+                 chunk_rows: int = CHUNK_ROWS): # all-pairs scores: at most this many critic rows at once (memory); recomputed for the backward pass
         hidden = tuple(int(h) for h in hidden)
         if not hidden or min(hidden) < 1: raise ValueError(f"hidden must list at least one positive layer width, got {hidden}")
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         self.x_dim, self.y_dim, self.hidden = int(x_dim), int(y_dim), hidden
-        self.matmul_dtype = matmul_dtype
+        self.matmul_dtype, self.chunk_rows = matmul_dtype, chunk_rows
         self.activation = _check_choice("activation", activation, ACTIVATIONS)
         self.dropout = _dropout_tuple(dropout, len(hidden))
         super().__init__(_mlp_layout("", self.x_dim + self.y_dim, hidden, 1), n_critics, seeds)
 
+    def _first(self, x, y):
+        "The first layer in two halves, $x W_0^x$ and $y W_0^y + b_0$ ([K, N, h_0] each): a pair (i, j) only adds row i to row j"
+        p = self.params()
+        return torch.bmm(x, p["W0"][:, :self.x_dim]), torch.baddbmm(p["b0"].unsqueeze(1), y, p["W0"][:, self.x_dim:])
+
+    def _tail(self, z0, generators=None):
+        "Scores [K, M] from the first layer's pre-activation z0 [K, M, h_0]"
+        return _mlp(self.params(), "", None, len(self.hidden), self.activation, self.dropout, self.training,
+                    generators, z0=z0).squeeze(-1)
+
     def _paired(self, x, y, generators=None):
-        out = _mlp(self.params(), "", torch.cat([x, y], -1), len(self.hidden), self.activation, self.dropout,
-                   self.training, generators)
-        return out.squeeze(-1)
+        A, B = self._first(x, y)
+        return self._tail(A + B, generators)
+
+    def _shuffled(self, x, y, perm, generators=None):
+        A, B = self._first(x, y)  # x's half is computed once for the joint and the shuffled pairs
+        return self._tail(torch.cat([A + B, A + B.gather(1, _perm_index(perm, B))], 1), generators).view(self.n_critics, 2, -1)
+
+    def _row_blocks(self, N: int) -> list[tuple[int, int]]:
+        "Ranges of x rows whose all-pairs scores (N each) fit in `chunk_rows` critic rows"
+        step = max(1, self.chunk_rows // N)
+        return [(i, min(i + step, N)) for i in range(0, N, step)]
 
     def matrix(self, x, y, generators=None) -> torch.Tensor: # [K, N, N]
-        "All pairs $T_k(x_i, y_j)$"
+        "All pairs $T_k(x_i, y_j)$, in row blocks of at most `chunk_rows` pairs; under autograd each block is recomputed in the backward pass instead of kept"
         x, y = self._batch(x, y)
         K, N = x.shape[:2]
-        xx = x.unsqueeze(2).expand(K, N, N, x.shape[-1]).reshape(K, N * N, -1)
-        yy = y.unsqueeze(1).expand(K, N, N, y.shape[-1]).reshape(K, N * N, -1)
-        return self._paired(xx, yy, generators).view(K, N, N)
-
-    def _rows(self, x, y, negatives, perm):
-        "Critic inputs [K, M, d_x + d_y] and the shape of the scores"
-        K, N = x.shape[:2]
-        if negatives == "all":
-            xx = x.unsqueeze(2).expand(K, N, N, x.shape[-1])
-            yy = y.unsqueeze(1).expand(K, N, N, y.shape[-1])
-            return torch.cat([xx, yy], -1).reshape(K, N * N, -1), (K, N, N)
-        if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
-        yp = y.gather(1, _perm_index(perm, y))
-        return torch.cat([torch.cat([x, y], -1), torch.cat([x, yp], -1)], 1), (K, 2, N)
+        A, B = self._first(x, y)
+        def block(a, b, seeds=None):
+            gens = generators if seeds is None else _seeded(seeds, a.device)
+            return self._tail((a.unsqueeze(2) + b.unsqueeze(1)).flatten(1, 2), gens).view(K, a.shape[1], b.shape[1])
+        blocks = self._row_blocks(N)
+        if len(blocks) == 1: return block(A, B)
+        drop = self.training and any(q > 0 for q in self.dropout)
+        if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
+        seeds = _chunk_seeds(generators, len(blocks)) if drop else [None] * len(blocks)
+        grad = torch.is_grad_enabled() and (A.requires_grad or B.requires_grad)
+        out = [checkpoint(block, A[:, i0:i1], B, s, use_reentrant=False) if grad else block(A[:, i0:i1], B, s)
+               for (i0, i1), s in zip(blocks, seeds)]
+        return torch.cat(out, 1)
 
     def train_scores(self, x, y, negatives, perm, grad_fn, generators=None):
         "Scores of a training batch (detached); adds d loss / d params to `flat.grad` by a hand-written backward pass"
         _check_choice("negatives", negatives, NEGATIVES)
         x, y = self._batch(x, y)
-        U, shape = self._rows(x, y, negatives, perm)
-        K, M = U.shape[:2]
-        L, act = len(self.hidden), self.activation
+        K, N = x.shape[:2]
+        if negatives == "shuffle":
+            if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
+            idx, blocks, shape = _perm_index(perm, x[..., :1])[..., 0], [None], (K, 2, N)
+        else:
+            idx, blocks, shape = None, self._row_blocks(N), (K, N, N)
+        L, act, dx = len(self.hidden), self.activation, self.x_dim
         if self.flat.grad is None: self.flat.grad = torch.zeros_like(self.flat)
         lp = self.matmul_dtype is not None and self.matmul_dtype != self.flat.dtype  # low-precision matmuls
         p, g = self.params(self.flat.detach().to(self.matmul_dtype) if lp else self.flat.detach()), self.params(self.flat.grad)
-        T = U.new_empty(K, M)
-        if lp: U = U.to(self.matmul_dtype)
+        if lp: x, y = x.to(self.matmul_dtype), y.to(self.matmul_dtype)
         acc = (lambda out, a, b: out.add_(torch.mm(a, b))) if lp else (lambda out, a, b: out.addmm_(a, b))
-        caches = []
-        for k in range(K):  # forward, one critic at a time: plain 2-D matmuls beat bmm on CPU
-            inp, cache = U[k], []
+        drop = self.training and any(q > 0 for q in self.dropout)
+        if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
+        chunked = len(blocks) > 1
+        seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
+        first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
+
+        def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
+            A, B = first[k]
+            if blk is None: return torch.cat([A + B, A + B.index_select(0, idx[k])])
+            return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
+
+        def forward(k, blk, gen, keep):  # scores of the block's rows, and what the backward pass needs
+            inp, cache = z0(k, blk), []
             for l in range(L):
-                h = _act_(torch.addmm(p[f"b{l}"][k], inp, p[f"W{l}"][k]), act)
+                h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, p[f"W{l}"][k]), act)
                 mask = None
-                if self.training and self.dropout[l] > 0:
-                    mask = torch.empty_like(h).bernoulli_(1 - self.dropout[l], generator=generators[k]).div_(1 - self.dropout[l])
-                cache.append((inp, h, mask))
+                if drop and self.dropout[l] > 0:
+                    mask = torch.empty_like(h).bernoulli_(1 - self.dropout[l], generator=gen).div_(1 - self.dropout[l])
+                if keep: cache.append((inp if l > 0 else None, h, mask))
                 inp = h if mask is None else h * mask
-            if lp: T[k] = torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1))
-            else: torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1), out=T[k])
-            cache.append(inp)
-            caches.append(cache)
-        dT = grad_fn(T.view(shape)).reshape(K, M)
-        for k in range(K):  # backward
-            cache, dt = caches[k], (dT[k].to(self.matmul_dtype) if lp else dT[k])
+            if keep: cache.append(inp)
+            return torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1)), cache
+
+        def backward(k, cache, dt):  # accumulates the layers' gradients; returns d loss / d first-layer pre-activation
             last = cache[-1]
             g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
             g["bout"][k].add_(dt.sum())
@@ -214,9 +276,35 @@ class JointCritic(StackedCritic):
                 inp, h, mask = cache[l]
                 if mask is not None: dh = dh.mul_(mask)
                 dz = _act_backward(dh, h, act)
-                acc(g[f"W{l}"][k], inp.t(), dz)
-                g[f"b{l}"][k].add_(dz.sum(0))
-                if l > 0: dh = torch.mm(dz, p[f"W{l}"][k].t())
+                if l > 0:
+                    acc(g[f"W{l}"][k], inp.t(), dz)
+                    g[f"b{l}"][k].add_(dz.sum(0))
+                    dh = torch.mm(dz, p[f"W{l}"][k].t())
+            return dz
+
+        def rows(blk): return slice(None) if blk is None else slice(blk[0] * N, blk[1] * N)
+        T, caches = x.new_empty(K, math.prod(shape[1:]), dtype=self.flat.dtype), {}
+        for k in range(K):  # forward, one critic at a time: plain 2-D matmuls beat bmm on CPU
+            for c, blk in enumerate(blocks):
+                gen = None if not drop else (_seeded(seeds[c], x.device)[k] if chunked else generators[k])
+                T[k, rows(blk)], caches[k, c] = forward(k, blk, gen, keep=not chunked)
+        dT = grad_fn(T.view(shape)).reshape(K, -1)
+        if lp: dT = dT.to(self.matmul_dtype)
+        for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
+            if idx is not None:  # shuffle: one block of 2N rows; x's half of the first layer is shared by both
+                dz = backward(k, caches.pop((k, 0)), dT[k])
+                acc(g["W0"][k, :dx], x[k].t(), dz[:N] + dz[N:])
+                acc(g["W0"][k, dx:], torch.cat([y[k], y[k].index_select(0, idx[k])]).t(), dz)
+                g["b0"][k].add_(dz.sum(0))
+                continue
+            dA, dB = (torch.zeros(N, self.hidden[0], dtype=self.flat.dtype, device=x.device) for _ in range(2))
+            for c, blk in enumerate(blocks):
+                cache = caches.pop((k, c))
+                if chunked: cache = forward(k, blk, None if not drop else _seeded(seeds[c], x.device)[k], keep=True)[1]
+                dz = backward(k, cache, dT[k, rows(blk)]).to(self.flat.dtype).view(blk[1] - blk[0], N, -1)
+                dA[blk[0]:blk[1]] += dz.sum(1); dB += dz.sum(0)
+            acc(g["W0"][k, :dx], x[k].t(), dA.to(x.dtype)); acc(g["W0"][k, dx:], y[k].t(), dB.to(x.dtype))
+            g["b0"][k].add_(dB.sum(0))
         return T.view(shape)
 
 # %% ../nbs/03b_critics.ipynb #e9647458

@@ -15,15 +15,16 @@ import torch
 from torch import nn
 
 from .bounds import BOUNDS, BoundSpec, Scores, StepOut, get_bound
-from .critics import ACTIVATIONS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
+from .critics import ACTIVATIONS, CHUNK_ROWS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
 from .run import progress, resolve_device
 
 # %% auto #0
 __all__ = ['CRITICS', 'TRAINABLE', 'epoch_length', 'smooth', 'is_label_column', 'as_labels', 'as_table', 'Encoding',
-           'fit_encoding', 'check_int', 'check_number', 'check_choice', 'check_bool', 'check_trainable',
-           'EstimatorSettings', 'ArraySource', 'SamplerSource', 'make_source', 'Batcher', 'split_scores', 'Objective',
-           'DivergenceGuard', 'History', 'HeldOut', 'bootstrap_stderr', 'take_critic', 'TrainedCritic',
-           'estimate_flags', 'MIEstimate', 'run_training', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound']
+           'check_standardize', 'fit_encoding', 'check_int', 'check_number', 'check_choice', 'check_bool',
+           'check_trainable', 'EstimatorSettings', 'ArraySource', 'SamplerSource', 'make_source', 'Batcher',
+           'split_scores', 'Objective', 'DivergenceGuard', 'History', 'HeldOut', 'bootstrap_stderr', 'take_critic',
+           'TrainedCritic', 'estimate_flags', 'MIEstimate', 'run_training', 'MIEstimator', 'estimate_mi',
+           'train_critics', 'MIBound']
 
 # %% ../nbs/03c_estimate.ipynb #dad2a72f
 def epoch_length(batch_size: int) -> int:
@@ -130,7 +131,23 @@ def _not_constant(t: torch.Tensor, name: str):
     if bool((t == t[:1]).all()):
         raise ValueError(f"{name} is constant over all rows: the MI with a constant is 0, there is nothing to estimate")
 
-def fit_encoding(raw, name: str, standardize: bool = True, rows: torch.Tensor | None = None) -> tuple[Encoding, torch.Tensor]:
+def check_standardize(v) -> bool | str:
+    "True or \"columns\" (each column to mean 0, sd 1), \"global\" (columns centred, one common scale) or False"
+    if isinstance(v, (bool, np.bool_)): return bool(v)
+    if not isinstance(v, str):
+        raise TypeError(f"standardize must be True, False, 'columns' or 'global', got {v!r} ({type(v).__name__})")
+    if v not in ("columns", "global"): raise ValueError(f"unknown standardize {v!r}; choose True (= 'columns'), 'global' or False")
+    return v
+
+def _scale(fit: torch.Tensor, standardize) -> tuple[torch.Tensor, torch.Tensor]:
+    "Shift and divisor per column: $\\mu_j, \\sigma_j$ (columns), $\\mu_j, \\sqrt{\\overline{\\sigma^2}}$ (global), or 0, 1 (off)"
+    d = fit.shape[1]
+    if standardize is False: return torch.zeros(d, device=fit.device), torch.ones(d, device=fit.device)
+    mean, sd = fit.mean(0), fit.std(0, unbiased=False)
+    if standardize == "global": sd = sd.square().mean().sqrt().expand(d).clone()
+    return mean, torch.where(sd > 0, sd, torch.ones_like(sd))
+
+def fit_encoding(raw, name: str, standardize: bool | str = True, rows: torch.Tensor | None = None) -> tuple[Encoding, torch.Tensor]:
     "The `Encoding` of a variable (statistics from `rows`, default all) and the encoded values [n, width]"
     if is_label_column(raw):
         codes, classes = as_labels(raw, name)
@@ -138,11 +155,7 @@ def fit_encoding(raw, name: str, standardize: bool = True, rows: torch.Tensor | 
         return enc, nn.functional.one_hot(codes, len(classes)).float()
     t = as_table(raw, name)
     _not_constant(t, name)
-    fit = t if rows is None else t[rows.to(t.device)]
-    if standardize:
-        mean, sd = fit.mean(0), fit.std(0, unbiased=False)
-        scale = torch.where(sd > 0, sd, torch.ones_like(sd))
-    else: mean, scale = torch.zeros(t.shape[1], device=t.device), torch.ones(t.shape[1], device=t.device)
+    mean, scale = _scale(t if rows is None else t[rows.to(t.device)], check_standardize(standardize))
     enc = Encoding("continuous", t.shape[1], mean=mean.cpu(), scale=scale.cpu())
     return enc, (t - mean) / scale
 
@@ -218,7 +231,7 @@ class EstimatorSettings:
     eval_every: int | None = None       # steps between evaluations; None: an epoch (App. C.1), at most steps/20
     val_fraction: float = 0.1           # held-out share of the rows of array data
     eval_rows: int | None = None        # samplers: rows of the fresh evaluation draw (None: 10 batches)
-    standardize: bool = True            # standardize continuous x and y on the training rows
+    standardize: bool | str = True      # continuous x and y on the training rows: True/"columns" (each column), "global" (one scale), False
     alpha: float = 0.01                 # MINE's moving-average rate
     tau: float = 5.0                    # SMILE's clip
     explode: float = 1e6                # |value| or |loss| beyond this many nats counts as divergence
@@ -227,6 +240,7 @@ class EstimatorSettings:
     keep_critic: bool = True            # keep the trained critic on each result
     device: str = "auto"                # "auto" | "cpu" | "cuda" | "cuda:1" ...
     matmul_dtype: str | None = None     # joint critic: "bf16" trains with bfloat16 matmuls (faster, less exact)
+    chunk_rows: int = CHUNK_ROWS        # joint critic, all pairs: critic rows scored at once (memory); more are chunked and recomputed
     progress: bool | None = None        # progress bar: None = in a terminal or notebook; MINFO_PROGRESS=0 turns it off
 
     def __post_init__(self):
@@ -248,12 +262,13 @@ class EstimatorSettings:
         if self.eval_every is not None: set_("eval_every", check_int("eval_every", self.eval_every))
         set_("val_fraction", check_number("val_fraction", self.val_fraction, 0.0, 1.0, lo_open=True, hi_open=True))
         if self.eval_rows is not None: set_("eval_rows", check_int("eval_rows", self.eval_rows, 2))
-        check_bool("standardize", self.standardize)
+        check_standardize(self.standardize)
         set_("alpha", check_number("alpha", self.alpha, 0.0, 1.0, lo_open=True))
         set_("tau", check_number("tau", self.tau, 0.0, lo_open=True, finite=False))
         set_("explode", check_number("explode", self.explode, 0.0, lo_open=True, finite=False))
         set_("embed_dim", check_int("embed_dim", self.embed_dim))
         set_("n_bootstrap", check_int("n_bootstrap", self.n_bootstrap, 0))
+        set_("chunk_rows", check_int("chunk_rows", self.chunk_rows))
         check_bool("keep_critic", self.keep_critic)
         if not isinstance(self.device, (str, torch.device)):
             raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {self.device!r}")
@@ -283,7 +298,7 @@ def _n_rows(a, name: str) -> int:
 class ArraySource:
     "Finite (x, y) rows, encoded, split into training rows and held-out rows"
     kind = "arrays"
-    def __init__(self, x, y, val_fraction: float, seed: int, standardize: bool, device):
+    def __init__(self, x, y, val_fraction: float, seed: int, standardize: bool | str, device):
         n, m = _n_rows(x, "x"), _n_rows(y, "y")
         if n != m: raise ValueError(f"x and y must have the same number of rows, got {n} and {m}")
         if n == 0: raise ValueError("x and y are empty (0 rows)")
@@ -314,7 +329,7 @@ def _call_sampler(fn, takes_gen: bool, n: int, generator):
 class SamplerSource:
     "A sampler (CorrelatedGaussians, a minfo.tasks sampler or a callable n -> (x, y)), standardized from one large draw"
     kind = "sampler"
-    def __init__(self, fn, standardize: bool, device, n_fit: int = 10_000):
+    def __init__(self, fn, standardize: bool | str, device, n_fit: int = 10_000):
         self.fn = fn.sample if hasattr(fn, "sample") else fn
         try: self.takes_gen = "generator" in __import__("inspect").signature(self.fn).parameters
         except (TypeError, ValueError): self.takes_gen = False
@@ -617,7 +632,7 @@ def _make_critic(s: EstimatorSettings, dx: int, dy: int, seeds: list[int], devic
     kw = dict(n_critics=len(seeds), seeds=seeds)
     if s.critic == "joint":
         c = JointCritic(dx, dy, s.hidden, s.activation, s.dropout, **kw,
-                        matmul_dtype=torch.bfloat16 if s.matmul_dtype == "bf16" else None)
+                        matmul_dtype=torch.bfloat16 if s.matmul_dtype == "bf16" else None, chunk_rows=s.chunk_rows)
     elif s.critic == "separable": c = SeparableCritic(dx, dy, s.hidden, s.embed_dim, s.activation, s.dropout, **kw)
     else: c = BilinearCritic(dx, dy, **kw)
     return c.to(device).train()
@@ -769,13 +784,15 @@ Settings (all keyword; checked, a wrong type or value is an error naming the set
     negatives      "shuffle" (default: each x with the y of a permuted row, 2N critic calls) or "all" (N(N−1) pairs)
     eval_every     steps between evaluations (default one epoch of App. C.1, at most steps/20)
     val_fraction   held-out share of array rows (0.1); eval_rows: rows of a sampler's fresh evaluation draw (10 N)
-    standardize    standardize continuous x and y with training-row statistics (True)
+    standardize    continuous x and y on training-row statistics: True (each column), "global" (one scale), False
     alpha, tau     MINE's moving-average rate (0.01), SMILE's clip (5.0)
     explode        a critic whose |loss| or |value| exceeds this many nats is stopped as diverged (1e6)
     n_bootstrap    bootstrap replicates for `stderr` (200; 0 skips it); keep_critic: keep the trained critic (True)
     device         "auto" (CUDA when present), "cpu", "cuda"; progress: None (terminal or notebook), True, False;
                    MINFO_PROGRESS=0 in the environment turns bars off
     matmul_dtype   "bf16": bfloat16 matmuls for the joint critic (faster, estimates differ); None = fp32
+    chunk_rows     joint critic with negatives="all": at most this many pair rows scored at once (65536); larger N²
+                   batches are scored in blocks and recomputed in the backward pass (bounded memory, one more forward)
 
 Inputs: numpy arrays, torch tensors (detached if they require grad) or lists, one row per sample; 1-D = one column.
 A single non-float column (int, bool, str) is a class label, one-hot encoded over the classes present; float

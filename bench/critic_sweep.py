@@ -1,12 +1,14 @@
 """Benchmark: train_critics (K critics stacked in one model) against the usual plain PyTorch loop.
 
-(a) plain: one nn.Sequential critic per MI level trained in turn (Adam, two forward passes: joint and shuffled pairs)
+(a) plain: one nn.Sequential critic per MI level trained in turn (Adam, two forward passes: joint and shuffled pairs;
+    nn.ELU, or nn.ReLU with --activation relu)
 (b) minfo: train_critics over the same K MI levels at once (same maths: NWJ, shuffle negatives, Adam)
 (c) one critic: the plain loop for one MI level against `estimate_mi` with one critic (the most common user call)
 plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in the same process.
 FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
 
-    .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 2] [--threads N] [--bf16] [--json PATH]
+    .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 2] [--threads N] [--activation elu|relu]
+                                           [--bf16] [--json PATH]
 """
 import argparse
 import json
@@ -35,7 +37,7 @@ def ceiling(dev, n=2048, reps=10):
     return best
 
 
-def plain(levels, hidden, N, steps, lr, dev, seed=0):
+def plain(levels, hidden, N, steps, lr, dev, seed=0, activation="elu"):
     "The usual code, one critic per configuration in turn"
     t0 = time.perf_counter()
     for i, m in enumerate(levels):
@@ -43,7 +45,7 @@ def plain(levels, hidden, N, steps, lr, dev, seed=0):
         torch.manual_seed(seed + i)
         layers, d = [], 2 * src.dim
         for h in hidden:
-            layers += [torch.nn.Linear(d, h), torch.nn.ELU()]; d = h
+            layers += [torch.nn.Linear(d, h), torch.nn.ELU() if activation == "elu" else torch.nn.ReLU()]; d = h
         net = torch.nn.Sequential(*layers, torch.nn.Linear(d, 1)).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr)
         g = torch.Generator(device=dev).manual_seed(seed + i)
@@ -58,20 +60,20 @@ def plain(levels, hidden, N, steps, lr, dev, seed=0):
     return len(levels) * steps / (time.perf_counter() - t0)
 
 
-def stacked(levels, hidden, N, steps, lr, dev, matmul_dtype=None):
+def stacked(levels, hidden, N, steps, lr, dev, matmul_dtype=None, activation="elu"):
     t0 = time.perf_counter()
     train_critics([CorrelatedGaussians(mi=m) for m in levels], bound="nwj", hidden=hidden, batch_size=N, steps=steps,
-                  lr=lr, device=str(dev), eval_every=steps, matmul_dtype=matmul_dtype)
+                  lr=lr, device=str(dev), eval_every=steps, matmul_dtype=matmul_dtype, activation=activation)
     sync(dev)
     return len(levels) * steps / (time.perf_counter() - t0)
 
 
-def single(hidden, N, steps, lr, dev):
+def single(hidden, N, steps, lr, dev, activation="elu"):
     "(c) one critic, one data set: estimate_mi (no bootstrap, one evaluation) vs the plain loop of the same maths"
     from minfo.estimate import estimate_mi
     t0 = time.perf_counter()
     estimate_mi(CorrelatedGaussians(mi=10.0), bound="nwj", hidden=hidden, batch_size=N, steps=steps, lr=lr,
-                device=str(dev), eval_every=steps, n_bootstrap=0, keep_critic=False)
+                device=str(dev), eval_every=steps, n_bootstrap=0, keep_critic=False, activation=activation)
     sync(dev)
     return steps / (time.perf_counter() - t0)
 
@@ -84,6 +86,7 @@ def main():
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--hidden", default="512,512")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--activation", default="elu", choices=("elu", "relu"))
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
     args = ap.parse_args()
@@ -94,26 +97,27 @@ def main():
     d, N = 20, args.batch
     fwd = 2 * (2 * N) * (2 * d * hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:])) + hidden[-1])
     flops = 3 * fwd
-    plain(LEVELS, hidden, N, 3, 1e-4, dev); stacked(LEVELS, hidden, N, 3, 1e-4, dev)  # warm-up
+    act = args.activation
+    plain(LEVELS, hidden, N, 3, 1e-4, dev, activation=act); stacked(LEVELS, hidden, N, 3, 1e-4, dev, activation=act)  # warm-up
     a = b = 0.0
     for _ in range(args.repeats):
-        a = max(a, plain(LEVELS, hidden, N, args.steps, 1e-4, dev))
-        b = max(b, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev))
+        a = max(a, plain(LEVELS, hidden, N, args.steps, 1e-4, dev, activation=act))
+        b = max(b, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, activation=act))
     s1 = p1 = 0.0
-    single(hidden, N, 3, 1e-4, dev); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev)
+    single(hidden, N, 3, 1e-4, dev, activation=act); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev, activation=act)
     for _ in range(args.repeats):
-        p1 = max(p1, plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev))
-        s1 = max(s1, single(hidden, N, args.steps, 1e-4, dev))
+        p1 = max(p1, plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev, activation=act))
+        s1 = max(s1, single(hidden, N, args.steps, 1e-4, dev, activation=act))
     c = 0.0
     if args.bf16:
-        stacked(LEVELS, hidden, N, 3, 1e-4, dev, "bf16")
-        for _ in range(args.repeats): c = max(c, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, "bf16"))
+        stacked(LEVELS, hidden, N, 3, 1e-4, dev, "bf16", act)
+        for _ in range(args.repeats): c = max(c, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, "bf16", act))
     ceil = ceiling(dev)
-    res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), K=len(LEVELS),
+    res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), activation=act, K=len(LEVELS),
                steps=args.steps, ceiling_gflops=ceil, plain_steps_s=a, minfo_steps_s=b, ratio=b / a,
                plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
                gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__)
-    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} ELU, K={len(LEVELS)}, "
+    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(LEVELS)}, "
           f"{args.steps} steps each, load avg {res['load_avg']:.2f}")
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")

@@ -121,7 +121,7 @@ import minfo
 assert "torch" not in sys.modules, "import minfo imported torch"
 import minfo.bounds, minfo.info, minfo.gaussians, minfo.critics, minfo.estimate, minfo.evaluate, minfo.run, minfo.cli
 import minfo.vinfo, minfo.sae, minfo.tasks
-extras = sorted(m for m in ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml") if m in sys.modules)
+extras = sorted(m for m in ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml", "sklearn", "ray") if m in sys.modules)
 assert not extras, f"core modules imported extras: {extras}"
 for mod in ("torchvision", "matplotlib", "papermill"):
     try:

@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--hidden", default="512,512")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--activation", default="elu", choices=("elu", "relu"))
+    ap.add_argument("--k", type=int, default=len(LEVELS), help="critics in the sweep, cycling through the MI levels (28: the report's Fig. 1-2 grid)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
     args = ap.parse_args()
@@ -98,11 +99,12 @@ def main():
     fwd = 2 * (2 * N) * (2 * d * hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:])) + hidden[-1])
     flops = 3 * fwd
     act = args.activation
-    plain(LEVELS, hidden, N, 3, 1e-4, dev, activation=act); stacked(LEVELS, hidden, N, 3, 1e-4, dev, activation=act)  # warm-up
+    levels = tuple(LEVELS[i % len(LEVELS)] for i in range(args.k))
+    plain(levels, hidden, N, 3, 1e-4, dev, activation=act); stacked(levels, hidden, N, 3, 1e-4, dev, activation=act)  # warm-up
     a = b = 0.0
     for _ in range(args.repeats):
-        a = max(a, plain(LEVELS, hidden, N, args.steps, 1e-4, dev, activation=act))
-        b = max(b, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, activation=act))
+        a = max(a, plain(levels, hidden, N, args.steps, 1e-4, dev, activation=act))
+        b = max(b, stacked(levels, hidden, N, args.steps, 1e-4, dev, activation=act))
     s1 = p1 = 0.0
     single(hidden, N, 3, 1e-4, dev, activation=act); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev, activation=act)
     for _ in range(args.repeats):
@@ -110,14 +112,14 @@ def main():
         s1 = max(s1, single(hidden, N, args.steps, 1e-4, dev, activation=act))
     c = 0.0
     if args.bf16:
-        stacked(LEVELS, hidden, N, 3, 1e-4, dev, "bf16", act)
-        for _ in range(args.repeats): c = max(c, stacked(LEVELS, hidden, N, args.steps, 1e-4, dev, "bf16", act))
+        stacked(levels, hidden, N, 3, 1e-4, dev, "bf16", act)
+        for _ in range(args.repeats): c = max(c, stacked(levels, hidden, N, args.steps, 1e-4, dev, "bf16", act))
     ceil = ceiling(dev)
-    res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), activation=act, K=len(LEVELS),
+    res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), activation=act, K=len(levels),
                steps=args.steps, ceiling_gflops=ceil, plain_steps_s=a, minfo_steps_s=b, ratio=b / a,
                plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
                gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__)
-    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(LEVELS)}, "
+    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(levels)}, "
           f"{args.steps} steps each, load avg {res['load_avg']:.2f}")
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")

@@ -1,0 +1,49 @@
+"""The benchmarks in bench/ run end to end at a tiny size and write the numbers they promise.
+
+Only that they work is tested here (a bench that cannot run on the next lent GPU is lost time): the ratios they
+measure depend on the machine and its load, and no timing is asserted.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = {
+    "critic_sweep": (["--k", "2", "--steps", "2", "--repeats", "1", "--hidden", "16,16", "--batch", "32", "--bf16"],
+                     ["ratio", "single_ratio", "ratio_bf16", "ceiling_gflops"]),
+    "chunked_scores": (["--n", "16,48", "--hidden", "8,8", "--chunk-rows", "256", "--unchunked-max", "48", "--steps", "1"],
+                       ["rows"]),
+    "encoder_train": (["--models", "lenet5", "--images", "64", "--batch", "32", "--repeats", "1"], None),
+    "bf16_study": (["--seeds", "2", "--steps", "4", "--batch", "16", "--hidden", "8,8", "--levels", "2"], ["rows", "verdict"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bench_runs_at_a_tiny_size(name, tmp_path):
+    args, keys = CASES[name]
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args] + (["--json", str(out)] if keys else [])
+    env = {**os.environ, "MINFO_PROGRESS": "0", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip(), "the bench printed nothing"
+    if keys:
+        data = json.loads(out.read_text())
+        missing = [k for k in keys if k not in data]
+        assert not missing, f"{name} wrote no {missing}"
+
+
+def test_chunked_scores_reports_blocks(tmp_path):
+    "The chunked run of N = 48 really is chunked (256-row blocks of a 2,304-row matrix), the unchunked one is not"
+    out = tmp_path / "c.json"
+    args, _ = CASES["chunked_scores"]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "chunked_scores.py"), *args, "--json", str(out)], check=True,
+                   capture_output=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
+    rows = {(r["n"], r["mode"]): r for r in json.loads(out.read_text())["rows"]}
+    assert rows[(48, "chunked")]["blocks"] == 10 and rows[(48, "unchunked")]["blocks"] == 1
+    assert rows[(16, "chunked")]["blocks"] == 1

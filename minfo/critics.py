@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .run import check_choice
+
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'NEGATIVES', 'CHUNK_ROWS', 'elu_', 'elu', 'StackedCritic', 'JointCritic', 'SeparableCritic',
            'BilinearCritic']
@@ -18,10 +20,6 @@ __all__ = ['ACTIVATIONS', 'NEGATIVES', 'CHUNK_ROWS', 'elu_', 'elu', 'StackedCrit
 ACTIVATIONS = ("elu", "relu")
 NEGATIVES = ("shuffle", "all")
 CHUNK_ROWS = 2 ** 16  # critic rows scored at once with their activations kept; larger all-pairs batches are chunked
-
-def _check_choice(name, value, choices):
-    if value not in choices: raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
-    return value
 
 def _dropout_tuple(dropout, n_layers) -> tuple:
     "One dropout probability per hidden layer (a scalar is repeated)"
@@ -98,7 +96,7 @@ class StackedCritic(nn.Module):
                generators: Sequence[torch.Generator] | None = None # one per critic: dropout masks (training mode)
               ) -> torch.Tensor:
         "Scores a bound needs: joint and shuffled pairs ([K, 2, N]) or all pairs ([K, N, N])"
-        _check_choice("negatives", negatives, NEGATIVES)
+        check_choice("negatives", negatives, NEGATIVES)
         x, y = self._batch(x, y)
         if negatives == "all": return self.matrix(x, y, generators)
         if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
@@ -183,7 +181,7 @@ class JointCritic(StackedCritic):
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         self.x_dim, self.y_dim, self.hidden = int(x_dim), int(y_dim), hidden
         self.matmul_dtype, self.chunk_rows = matmul_dtype, chunk_rows
-        self.activation = _check_choice("activation", activation, ACTIVATIONS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.dropout = _dropout_tuple(dropout, len(hidden))
         super().__init__(_mlp_layout("", self.x_dim + self.y_dim, hidden, 1), n_critics, seeds)
 
@@ -230,7 +228,7 @@ class JointCritic(StackedCritic):
 
     def train_scores(self, x, y, negatives, perm, grad_fn, generators=None):
         "Scores of a training batch (detached); adds d loss / d params to `flat.grad` by a hand-written backward pass"
-        _check_choice("negatives", negatives, NEGATIVES)
+        check_choice("negatives", negatives, NEGATIVES)
         x, y = self._batch(x, y)
         K, N = x.shape[:2]
         if negatives == "shuffle":
@@ -317,7 +315,7 @@ class SeparableCritic(StackedCritic):
                  n_critics: int = 1, seeds: Sequence[int] | None = None):
         hidden = tuple(int(h) for h in hidden)
         self.x_dim, self.y_dim, self.hidden, self.embed_dim = int(x_dim), int(y_dim), hidden, int(embed_dim)
-        self.activation = _check_choice("activation", activation, ACTIVATIONS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.dropout = _dropout_tuple(dropout, len(hidden))
         super().__init__(_mlp_layout("g", self.x_dim, hidden, self.embed_dim) +
                          _mlp_layout("h", self.y_dim, hidden, self.embed_dim), n_critics, seeds)
@@ -339,7 +337,7 @@ class SeparableCritic(StackedCritic):
         return torch.bmm(gx, hy.transpose(1, 2))
 
     def scores(self, x, y, negatives="shuffle", perm=None, generators=None):
-        _check_choice("negatives", negatives, NEGATIVES)
+        check_choice("negatives", negatives, NEGATIVES)
         x, y = self._batch(x, y)
         if negatives == "all": return self.matrix(x, y, generators)
         if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")

@@ -16,15 +16,14 @@ from torch import nn
 
 from .bounds import BOUNDS, BoundSpec, Scores, StepOut, get_bound
 from .critics import ACTIVATIONS, CHUNK_ROWS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
-from .run import progress, resolve_device
+from .run import _is_int, _is_num, check_bool, check_choice, check_int, check_number, progress, resolve_device
 
 # %% auto #0
 __all__ = ['CRITICS', 'TRAINABLE', 'epoch_length', 'smooth', 'is_label_column', 'as_labels', 'as_table', 'Encoding',
-           'check_standardize', 'fit_encoding', 'check_int', 'check_number', 'check_choice', 'check_bool',
-           'check_trainable', 'EstimatorSettings', 'ArraySource', 'SamplerSource', 'make_source', 'Batcher',
-           'split_scores', 'Objective', 'DivergenceGuard', 'History', 'HeldOut', 'bootstrap_stderr', 'take_critic',
-           'TrainedCritic', 'estimate_flags', 'MIEstimate', 'run_training', 'MIEstimator', 'estimate_mi',
-           'train_critics', 'MIBound']
+           'check_standardize', 'fit_scale', 'fit_encoding', 'check_trainable', 'EstimatorSettings', 'ArraySource',
+           'SamplerSource', 'make_source', 'Batcher', 'split_scores', 'Objective', 'DivergenceGuard', 'History',
+           'HeldOut', 'bootstrap_stderr', 'take_critic', 'TrainedCritic', 'estimate_flags', 'MIEstimate',
+           'run_training', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound']
 
 # %% ../nbs/03c_estimate.ipynb #dad2a72f
 def epoch_length(batch_size: int) -> int:
@@ -139,7 +138,7 @@ def check_standardize(v) -> bool | str:
     if v not in ("columns", "global"): raise ValueError(f"unknown standardize {v!r}; choose True (= 'columns'), 'global' or False")
     return v
 
-def _scale(fit: torch.Tensor, standardize) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_scale(fit: torch.Tensor, standardize: bool | str = True) -> tuple[torch.Tensor, torch.Tensor]:
     "Shift and divisor per column: $\\mu_j, \\sigma_j$ (columns), $\\mu_j, \\sqrt{\\overline{\\sigma^2}}$ (global), or 0, 1 (off)"
     d = fit.shape[1]
     if standardize is False: return torch.zeros(d, device=fit.device), torch.ones(d, device=fit.device)
@@ -155,42 +154,13 @@ def fit_encoding(raw, name: str, standardize: bool | str = True, rows: torch.Ten
         return enc, nn.functional.one_hot(codes, len(classes)).float()
     t = as_table(raw, name)
     _not_constant(t, name)
-    mean, scale = _scale(t if rows is None else t[rows.to(t.device)], check_standardize(standardize))
+    mean, scale = fit_scale(t if rows is None else t[rows.to(t.device)], check_standardize(standardize))
     enc = Encoding("continuous", t.shape[1], mean=mean.cpu(), scale=scale.cpu())
     return enc, (t - mean) / scale
 
 # %% ../nbs/03c_estimate.ipynb #57a982a1
 CRITICS = {"joint": JointCritic, "separable": SeparableCritic, "bilinear": BilinearCritic}
 TRAINABLE = tuple(n for n, s in BOUNDS.items() if s.trainable)
-
-def _is_int(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-def _is_num(v) -> bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-def check_int(name: str, v, lo: int = 1) -> int:
-    "`v` as an int >= `lo`; TypeError / ValueError naming `name` otherwise"
-    if not _is_int(v): raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
-    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-def check_number(name: str, v, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
-                 hi_open: bool = False, finite: bool = True) -> float:
-    "`v` as a float in the range [lo, hi] (open ends when asked); TypeError / ValueError naming `name` otherwise"
-    if not _is_num(v): raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__})")
-    v = float(v)
-    if math.isnan(v) or (finite and math.isinf(v)): raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if v < lo or (lo_open and v == lo) or v > hi or (hi_open and v == hi):
-        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise ValueError(f"{name} must lie in {lb}{lo:g}, {hi:g}{rb}, got {v!r}")
-    return v
-
-def check_choice(name: str, v, choices: Sequence[str]) -> str:
-    if not isinstance(v, str) or v not in choices:
-        raise ValueError(f"unknown {name} {v!r}; choose one of {', '.join(map(repr, choices))}")
-    return v
-
-def check_bool(name: str, v) -> bool:
-    if not isinstance(v, (bool, np.bool_)): raise TypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
-    return bool(v)
 
 def check_trainable(v, name: str = "bound") -> str:
     "A bound of the registry that can train a critic"

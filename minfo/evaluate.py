@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .estimate import as_labels, check_bool, check_int, check_number
+from .estimate import as_labels, fit_scale
+from .run import check_bool, check_int, check_number
 from .run import resolve_device
 
 # %% auto #0
@@ -101,7 +102,8 @@ def extract_features(net: nn.Module,               # has .features(x) -> {tap: [
 
 # %% ../nbs/04_label_mi.ipynb #a5ae228f
 def _standardize(f_train: torch.Tensor, f_val: torch.Tensor):
-    mu, sd = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
+    "Both splits z-scored with the training rows' statistics (the estimator's `fit_scale`)"
+    mu, sd = fit_scale(f_train)
     return (f_train - mu) / sd, (f_val - mu) / sd
 
 def _prep(f_train, y_train, f_val, y_val, standardize):

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve_config', 'resolve_device', 'seed_everything',
-           'atomic_write_bytes', 'atomic_write_json', 'get_results_dir', 'config_hash', 'code_fingerprint',
-           'cache_path', 'cached', 'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_for', 'progress_enabled',
-           'progress', 'RunRecord', 'format_duration', 'start_run', 'run_label', 'record_claim', 'reset_claims',
-           'load_claims', 'claims_table', 'load_runs', 'markdown_table', 'Job', 'ray_init', 'ray_shutdown',
-           'run_cached_jobs']
+__all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve_config', 'check_int', 'check_number',
+           'check_choice', 'check_bool', 'resolve_device', 'seed_everything', 'atomic_write_bytes', 'atomic_write_json',
+           'get_results_dir', 'config_hash', 'code_fingerprint', 'cache_path', 'cached', 'rng_state', 'set_rng_state',
+           'Checkpoint', 'checkpoint_for', 'progress_enabled', 'progress', 'RunRecord', 'format_duration', 'start_run',
+           'run_label', 'record_claim', 'reset_claims', 'load_claims', 'claims_table', 'load_runs', 'markdown_table',
+           'Job', 'ray_init', 'ray_shutdown', 'run_cached_jobs']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -65,6 +65,38 @@ def resolve_config(profiles: dict[str, dict],  # the chapter's table: profile na
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["profile"] = profile
     return cfg
+
+# %% ../nbs/01_toolkit.ipynb #c4ec0d01
+def _is_int(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+def _is_num(v) -> bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+def check_int(name: str, v, lo: int = 1) -> int:
+    "`v` as an int >= `lo`; TypeError / ValueError naming `name` otherwise"
+    if not _is_int(v): raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
+    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+def check_number(name: str, v, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
+                 hi_open: bool = False, finite: bool = True) -> float:
+    "`v` as a float in the range [lo, hi] (open ends when asked); TypeError / ValueError naming `name` otherwise"
+    if not _is_num(v): raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__})")
+    v = float(v)
+    if math.isnan(v) or (finite and math.isinf(v)): raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if v < lo or (lo_open and v == lo) or v > hi or (hi_open and v == hi):
+        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{name} must lie in {lb}{lo:g}, {hi:g}{rb}, got {v!r}")
+    return v
+
+def check_choice(name: str, v, choices) -> str:
+    "`v` if it is one of `choices`; ValueError naming `name` and the choices otherwise"
+    if not isinstance(v, str) or v not in choices:
+        raise ValueError(f"unknown {name} {v!r}; choose one of {', '.join(map(repr, choices))}")
+    return v
+
+def check_bool(name: str, v) -> bool:
+    "`v` as a bool; TypeError naming `name` for anything but True or False"
+    if not isinstance(v, (bool, np.bool_)): raise TypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
+    return bool(v)
 
 # %% ../nbs/01_toolkit.ipynb #e3754bce
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .encoders import MILESTONES, milestone_epochs, place_data
-from .run import Checkpoint, progress, resolve_device
+from .run import Checkpoint, check_int, check_number, progress, resolve_device
 from .vinfo import PredictiveFamily, make_head
 
 # %% auto #0
@@ -221,12 +221,8 @@ def train_sae(model: SupervisedAutoencoder,
               data_device: str = "auto",      # "auto": data on the device when it fits | "device" | "host" (`place_data`)
              ) -> dict:
     "Joint SGD on eq. (16) (App. C.4); the model ends in its selected epoch's state; returns the per-epoch history"
-    for n, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < (0 if n == "seed" else 1):
-            raise ValueError(f"{n} must be a {'non-negative' if n == 'seed' else 'positive'} integer, got {v!r}")
-    for n, v in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or (n == "lr" and v == 0):
-            raise ValueError(f"{n} must be a {'positive' if n == 'lr' else 'non-negative'} number, got {v!r}")
+    check_int("epochs", epochs); check_int("batch_size", batch_size); check_int("seed", seed, 0)
+    check_number("lr", lr, 0, lo_open=True); check_number("momentum", momentum, 0); check_number("weight_decay", weight_decay, 0)
     y_train, y_val = _check_inputs(model, x_train, y_train, x_val, y_val)
     device = resolve_device(device); model.to(device)
     data = [t for t in (x_train, y_train, x_val, y_val) if t is not None]

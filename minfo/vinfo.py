@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .evaluate import softmax_loss_grad
-from .run import Checkpoint, progress, resolve_device
+from .run import Checkpoint, check_bool, check_int, check_number, progress, resolve_device
 
 # %% auto #0
 __all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'Standardize',
@@ -24,7 +24,7 @@ __all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head',
            'probe_evaluator', 'train_infomax']
 
 # %% ../nbs/05a_vinfo.ipynb #89f02ed9
-from .estimate import as_labels, as_table, is_label_column
+from .estimate import as_labels, as_table, fit_scale, is_label_column
 
 TARGETS = ("gaussian", "categorical")
 
@@ -93,12 +93,6 @@ class PredictiveFamily:
         return make_head(self.head, d_in, d_out, self.hidden, self.activation)
 
 # %% ../nbs/05a_vinfo.ipynb #43324336
-def _check(name, v, kind, lo=None, hi=None, open_lo=False):
-    if isinstance(v, bool) or not isinstance(v, kind):
-        raise TypeError(f"{name} must be {'an int' if kind is int else 'a number'}, got {v!r}")
-    if (lo is not None and (v <= lo if open_lo else v < lo)) or (hi is not None and v >= hi):
-        raise ValueError(f"{name} must be in {'(' if open_lo else '['}{lo}, {hi if hi is not None else '∞'}), got {v!r}")
-
 @dataclass(frozen=True)
 class VSettings:
     "How a family's best member is fit (validated on construction)"
@@ -116,17 +110,17 @@ class VSettings:
     device: str = "auto"
 
     def __post_init__(self):
-        _check("val_fraction", self.val_fraction, (int, float), 0, 1, open_lo=True)
-        _check("stop_fraction", self.stop_fraction, (int, float), 0, 1, open_lo=True)
+        check_number("val_fraction", self.val_fraction, 0, 1, lo_open=True, hi_open=True)
+        check_number("stop_fraction", self.stop_fraction, 0, 1, lo_open=True, hi_open=True)
         wd = (self.weight_decay,) if isinstance(self.weight_decay, (int, float)) else tuple(self.weight_decay)
         if not wd: raise ValueError("weight_decay must be a number or a non-empty sequence of numbers")
-        for w in wd: _check("weight_decay", w, (int, float), 0)
+        for w in wd: check_number("weight_decay", w, 0)
         object.__setattr__(self, "weight_decay", tuple(sorted(float(w) for w in wd))[::-1])  # strongest first
-        _check("mlp_weight_decay", self.mlp_weight_decay, (int, float), 0)
-        _check("lr", self.lr, (int, float), 0, open_lo=True)
-        for n in ("epochs", "batch_size", "patience", "max_iter"): _check(n, getattr(self, n), int, 1)
-        _check("seed", self.seed, int)
-        if not isinstance(self.standardize, bool): raise TypeError(f"standardize must be True or False, got {self.standardize!r}")
+        check_number("mlp_weight_decay", self.mlp_weight_decay, 0)
+        check_number("lr", self.lr, 0, lo_open=True)
+        for n in ("epochs", "batch_size", "patience", "max_iter"): check_int(n, getattr(self, n), 1)
+        check_int("seed", self.seed, 0)
+        check_bool("standardize", self.standardize)
 
 # %% ../nbs/05a_vinfo.ipynb #485a82a0
 def _split(n: int, s: VSettings, held: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,8 +141,8 @@ class Standardize(nn.Module):
 def _standardizer(x: torch.Tensor, on: bool) -> Standardize:
     "z-scoring with the statistics of `x` (identity when off)"
     if not on: return Standardize(torch.zeros(1, x.shape[1]), torch.ones(1, x.shape[1]))
-    mu, sd = x.mean(0, keepdim=True), x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)
-    return Standardize(mu, sd)
+    mu, sd = fit_scale(x)
+    return Standardize(mu.unsqueeze(0), sd.unsqueeze(0))
 
 # %% ../nbs/05a_vinfo.ipynb #09e02c77
 def _mean_nll(model: nn.Module, fam: PredictiveFamily, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -342,7 +336,7 @@ SCHEDULES = ("alternating", "joint")
 def _phases(schedule: str, epochs: int, warmup_epochs: int) -> list[str]:
     "The phase of every epoch: 'warmup' (decoder only), then the schedule"
     if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
-    _check("epochs", epochs, int, 1); _check("warmup_epochs", warmup_epochs, int, 0)
+    check_int("epochs", epochs, 1); check_int("warmup_epochs", warmup_epochs, 0)
     return ["warmup"] * (warmup_epochs if schedule == "alternating" else 0) + [schedule] * epochs
 
 def _updates(phase: str, t: int, c1: int, c2: int) -> tuple[bool, bool]:
@@ -430,7 +424,7 @@ def train_vinfomax(encoder: nn.Module,        # e_θ: inputs -> representation [
                   ) -> dict:
     "V-InfoMax (eq. 15): min_{θ,ω} mean ‖x − φ_ω(e_θ(x))‖²; returns per-epoch history"
     phases = _phases(schedule, epochs, warmup_epochs)
-    for n, v in (("c1", c1), ("c2", c2), ("batch_size", batch_size), ("eval_every", eval_every)): _check(n, v, int, 1)
+    for n, v in (("c1", c1), ("c2", c2), ("batch_size", batch_size), ("eval_every", eval_every)): check_int(n, v, 1)
     if len(x_train) == 0 or len(x_val) == 0: raise ValueError("x_train and x_val must not be empty")
     device = resolve_device(device); encoder.to(device); decoder.to(device)
     opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),
@@ -495,7 +489,7 @@ def train_infomax(encoder: nn.Module,          # e_θ
     "InfoMax (eq. 12): max_{θ,ω} InfoNCE(T_ω; x, e_θ(x)); per-epoch history (val_loss = validation InfoNCE, nats)"
     from minfo.bounds import infonce
     phases = _phases("joint", epochs, 0)
-    for n, v in (("batch_size", batch_size), ("eval_every", eval_every)): _check(n, v, int, 2 if n == "batch_size" else 1)
+    for n, v in (("batch_size", batch_size), ("eval_every", eval_every)): check_int(n, v, 2 if n == "batch_size" else 1)
     if len(x_val) < batch_size: raise ValueError(f"x_val needs at least batch_size={batch_size} rows")
     device = resolve_device(device); encoder.to(device); critic.to(device)
     opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),

@@ -76,16 +76,16 @@ def test_labels_that_do_not_match_the_data():
     with pytest.raises(ValueError, match="6 images but 5 labels"): pretext_data("rotation", x[:6], y[:5])
 
 
-@pytest.mark.parametrize("name, value, text", [("epochs", 0, "epochs must be a positive integer"),
-                                                ("batch_size", 1.5, "batch_size must be a positive integer"),
-                                                ("lr", 0, "lr must be a positive number"),
-                                                ("momentum", -0.1, "momentum must be a non-negative number"),
-                                                ("weight_decay", "no", "weight_decay must be a non-negative number"),
-                                                ("seed", -1, "seed must be a non-negative integer")])
-def test_bad_settings(name, value, text):
+@pytest.mark.parametrize("name, value, err, text", [("epochs", 0, ValueError, "epochs must be an integer >= 1"),
+                                                     ("batch_size", 1.5, TypeError, "batch_size must be an integer, got 1.5"),
+                                                     ("lr", 0, ValueError, "lr must lie in (0, inf]"),
+                                                     ("momentum", -0.1, ValueError, "momentum must lie in [0, inf]"),
+                                                     ("weight_decay", "no", TypeError, "weight_decay must be a number"),
+                                                     ("seed", -1, ValueError, "seed must be an integer >= 0")])
+def test_bad_settings(name, value, err, text):
     x, y = _data()
     kw = dict(epochs=1, batch_size=16, lr=0.01, device="cpu") | {name: value}
-    with pytest.raises(ValueError, match=text): train_sae(_model(), x, y, x, y, **kw)
+    with pytest.raises(err, match=__import__("re").escape(text)): train_sae(_model(), x, y, x, y, **kw)
     with pytest.raises(ValueError, match="fractions in \\(0, 1\\)"): milestone_epochs(10, (0.0, 0.5))
 
 

@@ -86,22 +86,29 @@ def test_lr_schedule_milestones(monkeypatch):
     assert seen == pytest.approx([0.1] * 4 + [0.01] * 2 + [0.001] * 2)
 
 
-def test_resume_after_crash(tmp_path):
+def _two_class_images():
     y = torch.arange(32) % 2
-    x = torch.randn(32, 1, 8, 8) + (2 * y - 1).view(-1, 1, 1, 1).float()
+    return torch.randn(32, 1, 8, 8) + (2 * y - 1).view(-1, 1, 1, 1).float(), y
 
-    def run(ck=None, fail_after=None):
-        torch.manual_seed(3)
-        net = resnet18(1, 2, width=2)
-        if fail_after is not None:
-            calls, fwd = [0], net.forward
 
-            def boom(z):
-                calls[0] += 1
-                if calls[0] > fail_after: raise KeyboardInterrupt
-                return fwd(z)
-            net.forward = boom
-        return net, train_encoder(net, x, y, epochs=5, batch_size=8, lr=0.05, device="cpu", checkpoint=ck)
+def _train_or_crash(x, y, ck=None, fail_after=None, **kw):
+    "A fresh seeded ResNet18 trained on (x, y); with `fail_after`, killed (KeyboardInterrupt) at that forward call"
+    torch.manual_seed(3)
+    net = resnet18(1, 2, width=2)
+    if fail_after is not None:
+        calls, fwd = [0], net.forward
+
+        def boom(z):
+            calls[0] += 1
+            if calls[0] > fail_after: raise KeyboardInterrupt
+            return fwd(z)
+        net.forward = boom
+    return net, train_encoder(net, x, y, batch_size=8, lr=0.05, device="cpu", checkpoint=ck, **kw)
+
+
+def test_resume_after_crash(tmp_path):
+    x, y = _two_class_images()
+    run = lambda ck=None, fail_after=None: _train_or_crash(x, y, ck, fail_after, epochs=5)
 
     ref, href = run()
     ck = Checkpoint(tmp_path / "ck.pt", every=2)
@@ -206,22 +213,9 @@ def test_flip_crop_matches_a_per_image_reference():
 
 
 def test_augmented_run_resumes_exactly(tmp_path):
-    y = torch.arange(32) % 2
-    x = torch.randn(32, 1, 8, 8) + (2 * y - 1).view(-1, 1, 1, 1).float()
-
-    def run(ck=None, fail_after=None):
-        torch.manual_seed(3)
-        net = resnet18(1, 2, width=2)
-        if fail_after is not None:
-            calls, fwd = [0], net.forward
-
-            def boom(z):
-                calls[0] += 1
-                if calls[0] > fail_after: raise KeyboardInterrupt
-                return fwd(z)
-            net.forward = boom
-        return net, train_encoder(net, x, y, epochs=4, batch_size=8, lr=0.05, device="cpu", checkpoint=ck,
-                                  augment="flip_crop", full_train_acc=False)
+    x, y = _two_class_images()
+    run = lambda ck=None, fail_after=None: _train_or_crash(x, y, ck, fail_after, epochs=4, augment="flip_crop",
+                                                           full_train_acc=False)
 
     ref, href = run()
     ck = Checkpoint(tmp_path / "ck.pt", every=1)

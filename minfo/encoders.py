@@ -14,11 +14,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .run import Checkpoint, progress, resolve_device, seed_everything
+from .run import Checkpoint, count_flops, progress, resolve_device, seed_everything
 
 # %% auto #0
 __all__ = ['TAPS', 'MILESTONES', 'AUGMENTS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5',
-           'milestone_epochs', 'accuracy', 'data_fits', 'place_data', 'flip_crop', 'draw_flip_crop', 'train_encoder']
+           'milestone_epochs', 'accuracy', 'data_fits', 'place_data', 'flip_crop', 'draw_flip_crop', 'train_encoder',
+           'train_flops_per_image']
 
 # %% ../nbs/04b_encoders.ipynb #711f4be7
 class BasicBlock(nn.Module):
@@ -311,3 +312,18 @@ def train_encoder(net: nn.Module,
     hist["seconds"] = time.time() - t0
     hist["images_per_s"] = seen / max(hist["seconds"], 1e-9)   # training images per second of this call (evaluations included)
     return hist
+
+# %% ../nbs/04b_encoders.ipynb #550b814f
+def train_flops_per_image(net: nn.Module,
+                          shape: tuple,          # one image: (C, H, W), or (features,) for an MLP
+                         ) -> float:
+    "FLOPs (matmuls and convolutions) of one training step per image: forward, cross-entropy and backward, counted on a meta-device copy of `net`"
+    import copy
+    shape = tuple(int(s) for s in shape)
+    if not shape or any(s < 1 for s in shape): raise ValueError(f"shape must be one image's positive sizes, e.g. (3, 32, 32), got {shape}")
+    meta = copy.deepcopy(net).to("meta").train()
+    x = torch.zeros(2, *shape, device="meta")   # two images: batch norm needs more than one
+    def step():
+        out = meta(x)
+        F.cross_entropy(out, torch.zeros(2, dtype=torch.long, device="meta")).backward()
+    return count_flops(step) / 2

@@ -16,14 +16,14 @@ from torch import nn
 
 from .bounds import BOUNDS, BoundSpec, Scores, StepOut, get_bound
 from .critics import ACTIVATIONS, CHUNK_ROWS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
-from .run import _is_int, _is_num, check_bool, check_choice, check_int, check_number, progress, resolve_device
+from .run import _is_int, _is_num, check_bool, check_choice, check_int, check_number, count_flops, progress, resolve_device
 
 # %% auto #0
 __all__ = ['CRITICS', 'TRAINABLE', 'epoch_length', 'smooth', 'is_label_column', 'as_labels', 'as_table', 'Encoding',
            'check_standardize', 'fit_scale', 'fit_encoding', 'check_trainable', 'EstimatorSettings', 'ArraySource',
            'SamplerSource', 'make_source', 'Batcher', 'split_scores', 'Objective', 'DivergenceGuard', 'History',
            'HeldOut', 'bootstrap_stderr', 'take_critic', 'TrainedCritic', 'estimate_flags', 'MIEstimate',
-           'run_training', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound']
+           'run_training', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound', 'critic_step_flops']
 
 # %% ../nbs/03c_estimate.ipynb #dad2a72f
 def epoch_length(batch_size: int) -> int:
@@ -846,3 +846,19 @@ class MIBound(nn.Module):
         v, loss, plug, new = self.objective(S)
         if self.training: self.objective.commit(new, torch.ones(1, dtype=torch.bool, device=S.device))
         return StepOut(v[0], loss[0], None if plug is None or torch.isnan(plug).all() else plug[0], new.get(self.settings.bound))
+
+# %% ../nbs/03c_estimate.ipynb #1c58212e
+def critic_step_flops(x_dim: int, y_dim: int,   # input columns of x and y (one-hot labels: the number of classes)
+                      **settings,               # `estimate_mi` settings: bound, critic, hidden, batch_size, negatives, ...
+                     ) -> int:
+    "FLOPs (matmuls, forward + backward) of one training step of the critic `estimate_mi(**settings)` trains; counted on the meta device"
+    s = EstimatorSettings(**settings)
+    s = s.replace(dropout=0.0) if s.critic != "bilinear" else s   # masks are elementwise: no FLOPs, and no generators on meta
+    x_dim, y_dim = check_int("x_dim", x_dim), check_int("y_dim", y_dim)
+    names = [s.bound] if isinstance(s.bound, str) else list(s.bound)
+    structure = Objective(names, s).structure
+    critic = _make_critic(s, x_dim, y_dim, [0], "meta")
+    critic.flat.grad = torch.zeros_like(critic.flat)
+    x, y = torch.zeros(s.batch_size, x_dim, device="meta"), torch.zeros(s.batch_size, y_dim, device="meta")
+    perm = torch.arange(s.batch_size, device="meta")
+    return count_flops(critic.train_scores, x, y, structure, perm, torch.ones_like)

@@ -32,7 +32,7 @@ __all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve
            'get_results_dir', 'config_hash', 'code_fingerprint', 'cache_path', 'cached', 'rng_state', 'set_rng_state',
            'Checkpoint', 'checkpoint_for', 'progress_enabled', 'progress', 'RunRecord', 'format_duration', 'start_run',
            'run_label', 'record_claim', 'reset_claims', 'load_claims', 'claims_table', 'load_runs', 'markdown_table',
-           'Job', 'ray_init', 'ray_shutdown', 'run_cached_jobs']
+           'count_flops', 'paper_cost', 'paper_cost_table', 'Job', 'ray_init', 'ray_shutdown', 'run_cached_jobs']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -449,26 +449,47 @@ class RunRecord:
     compute_s: float | None = None  # time it took to compute this chapter's results, cached ones included
     cached_results: int | None = None  # how many of them were read back from the cache
     untimed_results: int | None = None  # cached results stored without their compute time
-    work: dict = field(default_factory=dict)  # kind -> {"amount", "seconds", "rate"}: measured work (`add_work`)
+    work: dict = field(default_factory=dict)  # kind -> {"amount", "seconds", "rate", "flops", "flop_rate"}: measured work (`add_work`)
+    paper_work: dict = field(default_factory=dict)  # kind -> {"amount", "flops"}: the work the `paper` profile does (`add_paper_work`)
 
     def __post_init__(self):
         self._log_start = len(CACHE_LOG)
 
-    def add_work(self, kind: str,  # what is counted, e.g. "critic steps" or "images"
+    def add_work(self, kind: str,  # what is counted, e.g. "critic steps" or "encoder images"
                  amount: float,  # how many of them were computed
-                 seconds: float,  # the compute time they took (cached results: the time stored with them)
+                 seconds: float,  # the compute time they took (cached results: the time stored with them; see `experiment_seconds`)
+                 flops: float | None = None,  # their floating-point operations (forward + backward), e.g. from `count_flops`
                  ) -> dict:
-        "Add measured work of one kind (summed over calls); the record stores it and the summary shows its rate (units/s)."
-        if not isinstance(kind, str) or not kind.strip():
-            raise ValueError(f"kind must be a non-empty name such as 'critic steps', got {kind!r}")
-        for name, v in (("amount", amount), ("seconds", seconds)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        w = self.work.setdefault(kind, {"amount": 0, "seconds": 0.0})
-        w["amount"] += amount.item() if isinstance(amount, np.generic) else amount
+        "Add measured work of one kind (summed over calls); the record stores it and the summary shows its rate (units/s, FLOP/s)."
+        _check_kind(kind)
+        _check_amounts(amount=amount, seconds=seconds, **({} if flops is None else {"flops": flops}))
+        w = self.work.setdefault(kind, {"amount": 0, "seconds": 0.0, "flops": None if flops is None else 0.0})
+        if (flops is None) != (w["flops"] is None):
+            raise ValueError(f"work {kind!r}: give flops on every call or on none (a FLOP rate over part of the time is wrong)")
+        w["amount"] += _plain(amount)
         w["seconds"] += float(seconds)
+        if flops is not None: w["flops"] += float(flops)
         w["rate"] = w["amount"] / w["seconds"] if w["seconds"] > 0 else None
+        w["flop_rate"] = w["flops"] / w["seconds"] if w["flops"] is not None and w["seconds"] > 0 else None
         return w
+
+    def add_paper_work(self, kind: str,  # the same name as the measured work it is extrapolated from
+                       amount: float,  # how many units the `paper` profile computes (from the chapter's paper profile)
+                       flops: float,  # their floating-point operations (forward + backward)
+                       ) -> dict:
+        "Declare the work the `paper` profile does of one kind (summed over calls): `paper_cost` extrapolates its time from the measured FLOP rate."
+        _check_kind(kind)
+        _check_amounts(amount=amount, flops=flops)
+        w = self.paper_work.setdefault(kind, {"amount": 0, "flops": 0.0})
+        w["amount"] += _plain(amount); w["flops"] += float(flops)
+        return w
+
+    def experiment_seconds(self, *experiments: str) -> float:
+        "Compute seconds behind this chapter's results of `experiments` (computed or read from the cache) since the record was opened."
+        if not experiments: raise ValueError("name at least one experiment, e.g. record.experiment_seconds('fig1a')")
+        mine = [e for e in CACHE_LOG[self._log_start:] if e[0] == self.chapter and e[1] in experiments]
+        if not mine: raise ValueError(f"no result of {experiments} was computed or read by chapter {self.chapter!r} since its record opened")
+        return float(sum(e[2] for e in mine if e[2] is not None))
 
     def finish(self, results_dir: str | Path | None = None) -> "RunRecord":
         "Stop the clock, add up the compute time of this chapter's results, store the record (`runs/CHAPTER.json`)."
@@ -491,16 +512,33 @@ class RunRecord:
                 text += f" (not counting {self.untimed_results} stored without their time)"
         for kind, w in self.work.items():
             rate = "" if w["rate"] is None else f", {w['rate']:,.4g}/s"
+            if w.get("flop_rate"): rate += f", {w['flop_rate'] / 1e9:,.3g} GFLOP/s"
             text += f" · {w['amount']:,.6g} {kind} in {format_duration(w['seconds'])}{rate}"
         return text
 
     def _repr_markdown_(self): return self.summary()
 
 
+def _check_kind(kind):
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValueError(f"kind must be a non-empty name such as 'critic steps', got {kind!r}")
+
+
+def _check_amounts(**values):
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def _plain(v): return v.item() if isinstance(v, np.generic) else v
+
+
 def format_duration(seconds: float | None) -> str:
-    "'42 s' below a minute, else '3.5 min'; 'running' for None (not finished)."
+    "'42 s' below a minute, '3.5 min' below two hours, '5.2 h' below three days, else '4.1 days'; 'running' for None (not finished)."
     if seconds is None:
         return "running"
+    if seconds >= 3 * 86400: return f"{seconds / 86400:.1f} days"
+    if seconds >= 7200: return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -625,6 +663,61 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     lines += ["| " + " | ".join(_md_cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+# %% ../nbs/01_toolkit.ipynb #95bc98d0
+def count_flops(fn: Callable, *args, **kwargs) -> int:
+    "Floating-point operations of `fn(*args, **kwargs)` counted by `torch.utils.flop_counter` (matmuls and convolutions, 2 per multiply-add, backward included when `fn` runs it; elementwise ops not counted). Works on meta tensors: nothing is computed."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn(*args, **kwargs)
+    return int(counter.get_total_flops())
+
+
+def paper_cost(run: dict,  # one stored run record (`load_runs`)
+               peak_flops: float | None = None,  # FLOP/s of a device's peak: adds the time at that peak (a lower bound)
+               ) -> dict:
+    "The `paper` profile's compute time of one chapter: measured when the record is a `paper` run, else Σ over kinds of paper FLOPs / measured FLOP rate of that kind."
+    work, paper = run.get("work") or {}, run.get("paper_work") or {}
+    covered = sum(w["seconds"] for w in work.values())
+    out = dict(chapter=run["chapter"], profile=run["profile"], device=run["device"], kinds=[],
+               coverage=covered / run["compute_s"] if run.get("compute_s") else None,
+               paper_flops=sum(p["flops"] for p in paper.values()) if paper else None)
+    if run["profile"] == "paper":
+        return out | dict(basis="measured", seconds=run.get("compute_s"), missing=[],
+                          peak_seconds=None if not (peak_flops and paper) else out["paper_flops"] / peak_flops)
+    for kind, p in paper.items():
+        rate = (work.get(kind) or {}).get("flop_rate")
+        out["kinds"].append(dict(kind=kind, amount=p["amount"], flops=p["flops"], flop_rate=rate,
+                                 seconds=None if not rate else p["flops"] / rate))
+    missing = [k["kind"] for k in out["kinds"] if k["seconds"] is None]
+    seconds = None if missing or not paper else sum(k["seconds"] for k in out["kinds"])
+    peak = None if not (peak_flops and paper) else out["paper_flops"] / peak_flops
+    return out | dict(basis="extrapolated", seconds=seconds, missing=missing, peak_seconds=peak)
+
+
+def paper_cost_table(runs: list[dict],  # stored run records (`load_runs`)
+                     peak_flops: float | None = None,  # FLOP/s of a reference peak for the lower-bound column
+                     peak_name: str = "peak",  # how the lower-bound column names that peak
+                     ) -> str:
+    "The `paper` profile's cost per chapter as a markdown table: its work, the FLOP rate each kind reached where it ran, and the time (measured or extrapolated, labelled)."
+    rows = []
+    for run in runs:
+        c = paper_cost(run, peak_flops)
+        if c["paper_flops"] is None and c["basis"] != "measured": continue
+        where = f"`{c['device']}` at `{c['profile']}`"
+        work = "; ".join(f"{k['amount']:,.4g} {k['kind']} ({k['flops']:.2g} FLOP)" for k in c["kinds"]) or "–"
+        rates = "; ".join(f"{k['kind']}: " + ("not measured" if not k["flop_rate"] else f"{k['flop_rate'] / 1e9:,.3g} GFLOP/s")
+                          for k in c["kinds"]) or "–"
+        if c["basis"] == "measured": time_ = f"{format_duration(c['seconds'])} (measured)"
+        elif c["seconds"] is None: time_ = "unknown: no measured rate for " + ", ".join(c["missing"])
+        else: time_ = f"{format_duration(c['seconds'])} (extrapolated)"
+        cov = "–" if c["coverage"] is None else f"{c['coverage']:.0%}"
+        row = {"chapter": c["chapter"], "paper profile work": work, "measured on": where, "FLOP rate": rates,
+               "share of the run's compute it covers": cov, "paper profile time": time_}
+        if peak_flops: row[f"at {peak_name} (lower bound)"] = "–" if c["peak_seconds"] is None else format_duration(c["peak_seconds"])
+        rows.append(row)
+    cols = ["chapter", "paper profile work", "measured on", "FLOP rate", "share of the run's compute it covers", "paper profile time"]
+    return markdown_table(rows, cols + ([f"at {peak_name} (lower bound)"] if peak_flops else []))
 
 # %% ../nbs/01_toolkit.ipynb #9c018d6f
 EXECUTORS = ("local", "ray")

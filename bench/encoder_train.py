@@ -5,7 +5,7 @@
     with full_train_acc=False so that both do the same work: SGD (momentum 0.9), cross-entropy, the same schedule
 (c) optional speed settings of train_encoder: channels_last, bf16 autocast, torch.compile (default on CUDA: the first two)
 Rounds are interleaved in one process, each from the same initial weights; the best of `--repeats` is kept.
-FLOPs per image are counted with torch.utils.flop_counter.FlopCounterMode on one training step (forward + backward);
+FLOPs per image are minfo.encoders.train_flops_per_image (one training step, forward + backward, counted on the meta device);
 on CUDA the achieved rate is given as a fraction of the dense bf16 peak (`--peak-tflops`, H200: 989).
 
     .venv/bin/python bench/encoder_train.py [--device cpu|cuda] [--repeats 2] [--models resnet18,lenet5] [--images 2048]
@@ -20,9 +20,8 @@ import time
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
-from torch.utils.flop_counter import FlopCounterMode
 
-from minfo.encoders import LeNet5, resnet18, train_encoder
+from minfo.encoders import LeNet5, resnet18, train_encoder, train_flops_per_image
 
 H200_BF16_DENSE_TFLOPS = 989.0
 
@@ -81,14 +80,6 @@ def pipeline(x, y, batch, dev, reps=5):
     return a, b
 
 
-def flops_per_image(net, x, y, dev):
-    "FLOPs of one training step (forward + backward) per image"
-    net = copy.deepcopy(net).to(dev).train()
-    with FlopCounterMode(display=False) as fc:
-        F.cross_entropy(net(x.to(dev)), y.to(dev)).backward()
-    return fc.get_total_flops() / len(x)
-
-
 def bench_model(name, args, dev):
     g = torch.Generator().manual_seed(0)
     shape = tuple(int(s) for s in args.shape.split(","))
@@ -96,7 +87,7 @@ def bench_model(name, args, dev):
     x = torch.randn(args.images, *shape, generator=g)
     y = torch.randint(10, (args.images,), generator=g)
     torch.manual_seed(0); init = make(name, args.width, shape[0])
-    fpi = flops_per_image(init, x[:args.batch], y[:args.batch], dev)
+    fpi = train_flops_per_image(init, shape)
     variants = {"minfo": {}}
     if args.fast or dev.type == "cuda":
         variants["minfo+channels_last"] = dict(channels_last=True)

@@ -41,4 +41,6 @@ if $PY -c "import papermill" 2>/dev/null; then
 else
   echo "papermill is not installed on this machine: chapters skipped (carry wheels, see the device tool's notes)"
 fi
+# the paper profile's cost, extrapolated from the rates the chapters above measured on this GPU
+step paper_cost timeout 60 $PY bench/paper_cost.py --results "$OUT/results" --json "$OUT/paper_cost.json"
 cat "$timings"

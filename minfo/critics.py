@@ -151,12 +151,6 @@ def _mlp(p: dict, prefix: str, h: torch.Tensor | None, n_hidden: int, activation
     if f"{prefix}Wout" in p: h = torch.baddbmm(p[f"{prefix}bout"].unsqueeze(1), h, p[f"{prefix}Wout"])
     return h
 
-def _chunk_generators(generators, n_chunks: int, device) -> list | None:
-    "Per chunk, one fresh generator per critic, seeded from that critic's generator: a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks"
-    if generators is None: return None
-    seeds = [torch.randint(0, 2 ** 62, (n_chunks,), generator=g, device=g.device).tolist() for g in generators]
-    return [[torch.Generator(device=device).manual_seed(s[c]) for s in seeds] for c in range(n_chunks)]
-
 # %% ../nbs/03b_critics.ipynb #b0e9baf6
 def _chunk_seeds(generators, n_chunks: int) -> list:
     "Seeds [chunk][critic] drawn from each critic's generator: a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks"

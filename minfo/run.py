@@ -475,13 +475,16 @@ class RunRecord:
 
     def add_paper_work(self, kind: str,  # the same name as the measured work it is extrapolated from
                        amount: float,  # how many units the `paper` profile computes (from the chapter's paper profile)
-                       flops: float,  # their floating-point operations (forward + backward)
+                       flops: float | None,  # their floating-point operations (forward + backward); None: units of a fixed size
                        ) -> dict:
-        "Declare the work the `paper` profile does of one kind (summed over calls): `paper_cost` extrapolates its time from the measured FLOP rate."
+        "Declare the work the `paper` profile does of one kind (summed over calls): `paper_cost` extrapolates its time from the rates measured for that kind."
         _check_kind(kind)
-        _check_amounts(amount=amount, flops=flops)
-        w = self.paper_work.setdefault(kind, {"amount": 0, "flops": 0.0})
-        w["amount"] += _plain(amount); w["flops"] += float(flops)
+        _check_amounts(amount=amount, **({} if flops is None else {"flops": flops}))
+        w = self.paper_work.setdefault(kind, {"amount": 0, "flops": None if flops is None else 0.0})
+        if (flops is None) != (w["flops"] is None):
+            raise ValueError(f"paper work {kind!r}: give flops on every call or on none")
+        w["amount"] += _plain(amount)
+        if flops is not None: w["flops"] += float(flops)
         return w
 
     def experiment_seconds(self, *experiments: str) -> float:
@@ -673,50 +676,73 @@ def count_flops(fn: Callable, *args, **kwargs) -> int:
     return int(counter.get_total_flops())
 
 
+def _kind_cost(kind: str, paper: dict, measured: dict | None) -> dict:
+    "One kind's paper time two ways: at the measured units/s and at the measured FLOP/s; units alone where FLOPs are not counted (units of a fixed size)"
+    m = measured or {}
+    by_units = paper["amount"] / m["rate"] if m.get("rate") else None
+    by_flops = paper["flops"] / m["flop_rate"] if m.get("flop_rate") and paper.get("flops") is not None else None
+    if paper.get("flops") is None and m.get("flops") is None: both = [by_units] if by_units is not None else []
+    else: both = [s for s in (by_units, by_flops) if s is not None] if by_flops is not None else []
+    return dict(kind=kind, amount=paper["amount"], flops=paper.get("flops"), rate=m.get("rate"), flop_rate=m.get("flop_rate"),
+                seconds_units=by_units, seconds_flops=by_flops,
+                low=min(both) if both else None, high=max(both) if both else None)
+
+
 def paper_cost(run: dict,  # one stored run record (`load_runs`)
                peak_flops: float | None = None,  # FLOP/s of a device's peak: adds the time at that peak (a lower bound)
                ) -> dict:
-    "The `paper` profile's compute time of one chapter: measured when the record is a `paper` run, else Σ over kinds of paper FLOPs / measured FLOP rate of that kind."
+    "The `paper` profile's compute time of one chapter: measured for a `paper` run, else a range per kind, [paper units / measured units/s, paper FLOPs / measured FLOP/s], summed."
     work, paper = run.get("work") or {}, run.get("paper_work") or {}
     covered = sum(w["seconds"] for w in work.values())
-    out = dict(chapter=run["chapter"], profile=run["profile"], device=run["device"], kinds=[],
+    out = dict(chapter=run["chapter"], profile=run["profile"], device=run["device"],
                coverage=covered / run["compute_s"] if run.get("compute_s") else None,
-               paper_flops=sum(p["flops"] for p in paper.values()) if paper else None)
+               paper_flops=sum(p["flops"] or 0 for p in paper.values()) if paper else None)
+    out["peak_seconds"] = out["paper_flops"] / peak_flops if peak_flops and paper and all(p["flops"] is not None for p in paper.values()) else None
     if run["profile"] == "paper":
-        return out | dict(basis="measured", seconds=run.get("compute_s"), missing=[],
-                          peak_seconds=None if not (peak_flops and paper) else out["paper_flops"] / peak_flops)
-    for kind, p in paper.items():
-        rate = (work.get(kind) or {}).get("flop_rate")
-        out["kinds"].append(dict(kind=kind, amount=p["amount"], flops=p["flops"], flop_rate=rate,
-                                 seconds=None if not rate else p["flops"] / rate))
-    missing = [k["kind"] for k in out["kinds"] if k["seconds"] is None]
-    seconds = None if missing or not paper else sum(k["seconds"] for k in out["kinds"])
-    peak = None if not (peak_flops and paper) else out["paper_flops"] / peak_flops
-    return out | dict(basis="extrapolated", seconds=seconds, missing=missing, peak_seconds=peak)
+        s = run.get("compute_s")
+        return out | dict(basis="measured", kinds=[], missing=[], seconds=s, low=s, high=s)
+    kinds = [_kind_cost(k, p, work.get(k)) for k, p in paper.items()]
+    missing = [k["kind"] for k in kinds if k["low"] is None]
+    low = None if missing or not kinds else sum(k["low"] for k in kinds)
+    high = None if missing or not kinds else sum(k["high"] for k in kinds)
+    return out | dict(basis="extrapolated", kinds=kinds, missing=missing, low=low, high=high, seconds=high)
+
+
+def _time_range(c: dict) -> str:
+    if c["basis"] == "measured": return f"{format_duration(c['seconds'])} (measured)"
+    if c["high"] is None: return "unknown: no measured rate for " + ", ".join(c["missing"])
+    lo, hi = format_duration(c["low"]), format_duration(c["high"])
+    return (lo if lo == hi else f"{lo} to {hi}") + " (extrapolated)"
 
 
 def paper_cost_table(runs: list[dict],  # stored run records (`load_runs`)
                      peak_flops: float | None = None,  # FLOP/s of a reference peak for the lower-bound column
                      peak_name: str = "peak",  # how the lower-bound column names that peak
                      ) -> str:
-    "The `paper` profile's cost per chapter as a markdown table: its work, the FLOP rate each kind reached where it ran, and the time (measured or extrapolated, labelled)."
-    rows = []
+    "The `paper` profile's cost per chapter as a markdown table: its work, the rates each kind reached where it ran, and the time (measured, or an extrapolated range, labelled)."
+    rows, costs = [], []
     for run in runs:
         c = paper_cost(run, peak_flops)
         if c["paper_flops"] is None and c["basis"] != "measured": continue
-        where = f"`{c['device']}` at `{c['profile']}`"
-        work = "; ".join(f"{k['amount']:,.4g} {k['kind']} ({k['flops']:.2g} FLOP)" for k in c["kinds"]) or "–"
-        rates = "; ".join(f"{k['kind']}: " + ("not measured" if not k["flop_rate"] else f"{k['flop_rate'] / 1e9:,.3g} GFLOP/s")
+        work = "; ".join(f"{k['amount']:,.4g} {k['kind']}" + ("" if k["flops"] is None else f" ({k['flops']:.2g} FLOP)")
+                         for k in c["kinds"]) or "–"
+        rates = "; ".join(f"{k['kind']}: " + ("not measured" if k["low"] is None else f"{k['rate']:,.4g}/s"
+                                             + ("" if k["flop_rate"] is None else f", {k['flop_rate'] / 1e9:,.3g} GFLOP/s"))
                           for k in c["kinds"]) or "–"
-        if c["basis"] == "measured": time_ = f"{format_duration(c['seconds'])} (measured)"
-        elif c["seconds"] is None: time_ = "unknown: no measured rate for " + ", ".join(c["missing"])
-        else: time_ = f"{format_duration(c['seconds'])} (extrapolated)"
-        cov = "–" if c["coverage"] is None else f"{c['coverage']:.0%}"
-        row = {"chapter": c["chapter"], "paper profile work": work, "measured on": where, "FLOP rate": rates,
-               "share of the run's compute it covers": cov, "paper profile time": time_}
+        row = {"chapter": c["chapter"], "paper profile work": work, "measured on": f"`{c['device']}` at `{c['profile']}`",
+               "rate measured": rates, "share of the run's compute covered": "–" if c["coverage"] is None else f"{c['coverage']:.0%}",
+               "paper profile time": _time_range(c)}
         if peak_flops: row[f"at {peak_name} (lower bound)"] = "–" if c["peak_seconds"] is None else format_duration(c["peak_seconds"])
-        rows.append(row)
-    cols = ["chapter", "paper profile work", "measured on", "FLOP rate", "share of the run's compute it covers", "paper profile time"]
+        rows.append(row); costs.append(c)
+    if len(costs) > 1:
+        known = all(c["high"] is not None for c in costs)
+        total = {"chapter": "**all**", "paper profile work": f"{sum(c['paper_flops'] or 0 for c in costs):.2g} FLOP",
+                 "paper profile time": f"**{_time_range(dict(basis='extrapolated', low=sum(c['low'] for c in costs), high=sum(c['high'] for c in costs)))}**"
+                                       if known else "unknown (see above)"}
+        if peak_flops and all(c["peak_seconds"] is not None for c in costs):
+            total[f"at {peak_name} (lower bound)"] = format_duration(sum(c["peak_seconds"] for c in costs))
+        rows.append(total)
+    cols = ["chapter", "paper profile work", "measured on", "rate measured", "share of the run's compute covered", "paper profile time"]
     return markdown_table(rows, cols + ([f"at {peak_name} (lower bound)"] if peak_flops else []))
 
 # %% ../nbs/01_toolkit.ipynb #9c018d6f

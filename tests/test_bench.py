@@ -47,3 +47,23 @@ def test_chunked_scores_reports_blocks(tmp_path):
     rows = {(r["n"], r["mode"]): r for r in json.loads(out.read_text())["rows"]}
     assert rows[(48, "chunked")]["blocks"] == 10 and rows[(48, "unchunked")]["blocks"] == 1
     assert rows[(16, "chunked")]["blocks"] == 1
+
+
+def test_paper_cost_reads_run_records(tmp_path):
+    "paper_cost.py extrapolates from the run records in a results folder; an empty folder is a clear error"
+    from minfo.run import start_run
+    rec = start_run("demo", "cpu", "cpu")
+    rec.add_work("critic steps", 100, 2.0, flops=4e11)
+    rec.add_paper_work("critic steps", 10_000, 8e14)
+    rec.finish(results_dir=tmp_path)
+    out = tmp_path / "cost.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "paper_cost.py"), "--results", str(tmp_path), "--json", str(out)],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "3.3 min to 66.7 min (extrapolated)" in res.stdout, res.stdout
+    (c,) = json.loads(out.read_text())["chapters"]
+    assert (c["low"], c["high"]) == (200.0, 4000.0)
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "paper_cost.py"), "--results", str(tmp_path / "none")],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode != 0 and "no run records" in res.stderr

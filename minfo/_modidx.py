@@ -308,6 +308,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                            'minfo.run.Job.__post_init__': ('toolkit.html#job.__post_init__', 'minfo/run.py'),
                            'minfo.run.RunRecord': ('toolkit.html#runrecord', 'minfo/run.py'),
                            'minfo.run.RunRecord.__post_init__': ('toolkit.html#runrecord.__post_init__', 'minfo/run.py'),
+                           'minfo.run.RunRecord._entries': ('toolkit.html#runrecord._entries', 'minfo/run.py'),
                            'minfo.run.RunRecord._repr_markdown_': ('toolkit.html#runrecord._repr_markdown_', 'minfo/run.py'),
                            'minfo.run.RunRecord.add_paper_work': ('toolkit.html#runrecord.add_paper_work', 'minfo/run.py'),
                            'minfo.run.RunRecord.add_work': ('toolkit.html#runrecord.add_work', 'minfo/run.py'),

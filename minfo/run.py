@@ -299,7 +299,7 @@ def _read_entry(path: Path, key: str) -> dict | None:
     return None
 
 
-CACHE_LOG: list[tuple[str, str, float | None, bool]] = []  # (chapter, experiment, compute seconds, read from cache) per call
+CACHE_LOG: list[tuple[str, str, float | None, bool, str]] = []  # (chapter, experiment, compute seconds, read from cache, entry key) per call
 _CACHE_DEPTH = [0]  # how many `cached` computations are running (nested results are not counted twice)
 
 
@@ -318,7 +318,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
     entry = None if force else _read_entry(path, key)
     if entry is not None:
         if outermost:
-            CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True))  # None: stored without its time
+            CACHE_LOG.append((chapter, experiment, entry.get("seconds"), True, key))  # None: stored without its time
         return entry["result"]
     t0 = time.perf_counter()
     _CACHE_DEPTH[0] += 1
@@ -328,7 +328,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
         _CACHE_DEPTH[0] -= 1
     seconds = time.perf_counter() - t0
     if outermost:
-        CACHE_LOG.append((chapter, experiment, seconds, False))
+        CACHE_LOG.append((chapter, experiment, seconds, False, key))
     entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": key, "code": fp,
              "result": result, "seconds": seconds, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
              "torch": torch.__version__}
@@ -455,6 +455,13 @@ class RunRecord:
     def __post_init__(self):
         self._log_start = len(CACHE_LOG)
 
+    def _entries(self) -> list:
+        "This chapter's results since the record opened, each once (a result read twice is one result)"
+        seen = {}
+        for e in CACHE_LOG[self._log_start:]:
+            if e[0] == self.chapter: seen.setdefault((e[1], e[4]), e)
+        return list(seen.values())
+
     def add_work(self, kind: str,  # what is counted, e.g. "critic steps" or "encoder images"
                  amount: float,  # how many of them were computed
                  seconds: float,  # the compute time they took (cached results: the time stored with them; see `experiment_seconds`)
@@ -490,14 +497,14 @@ class RunRecord:
     def experiment_seconds(self, *experiments: str) -> float:
         "Compute seconds behind this chapter's results of `experiments` (computed or read from the cache) since the record was opened."
         if not experiments: raise ValueError("name at least one experiment, e.g. record.experiment_seconds('fig1a')")
-        mine = [e for e in CACHE_LOG[self._log_start:] if e[0] == self.chapter and e[1] in experiments]
+        mine = [e for e in self._entries() if e[1] in experiments]
         if not mine: raise ValueError(f"no result of {experiments} was computed or read by chapter {self.chapter!r} since its record opened")
         return float(sum(e[2] for e in mine if e[2] is not None))
 
     def finish(self, results_dir: str | Path | None = None) -> "RunRecord":
         "Stop the clock, add up the compute time of this chapter's results, store the record (`runs/CHAPTER.json`)."
         self.wall_s = time.time() - self.started
-        mine = [e for e in CACHE_LOG[self._log_start:] if e[0] == self.chapter]
+        mine = self._entries()
         self.compute_s = sum(e[2] for e in mine if e[2] is not None)
         self.untimed_results = sum(e[2] is None for e in mine)
         self.cached_results = sum(e[3] for e in mine)
@@ -537,9 +544,10 @@ def _plain(v): return v.item() if isinstance(v, np.generic) else v
 
 
 def format_duration(seconds: float | None) -> str:
-    "'42 s' below a minute, '3.5 min' below two hours, '5.2 h' below three days, else '4.1 days'; 'running' for None (not finished)."
+    "'42 s' below a minute ('< 1 s' below half a second), '3.5 min' below two hours, '5.2 h' below three days, else '4.1 days'; 'running' for None (not finished)."
     if seconds is None:
         return "running"
+    if 0 < seconds < 0.5: return "< 1 s"
     if seconds >= 3 * 86400: return f"{seconds / 86400:.1f} days"
     if seconds >= 7200: return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
@@ -820,7 +828,7 @@ def _ray_job(chapter: str, experiment: str, config: dict, compute, results_dir: 
     torch.set_num_threads(threads)
     n = len(CACHE_LOG)
     cached(chapter, experiment, config, compute, results_dir, force=force, code=code)
-    _, _, seconds, from_cache = CACHE_LOG[n]
+    _, _, seconds, from_cache = CACHE_LOG[n][:4]
     return seconds, not from_cache
 
 
@@ -907,5 +915,5 @@ def _read_back(chapter, job, report, results_dir, code):
         raise RuntimeError(f"job {chapter}/{job.experiment} finished on Ray but its result is not at {path}: the results folder "
                            "must be shared by this process and every worker (the same path on every node)")
     seconds, computed = report
-    CACHE_LOG.append((chapter, job.experiment, entry.get("seconds"), not computed))
+    CACHE_LOG.append((chapter, job.experiment, entry.get("seconds"), not computed, key))
     return entry["result"]

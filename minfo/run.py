@@ -676,10 +676,25 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/01_toolkit.ipynb #95bc98d0
+def _mm_flops(a, b, *args, **kwargs) -> int: return 2 * a[0] * a[1] * b[1]
+def _bmm_flops(a, b, *args, **kwargs) -> int: return 2 * a[0] * a[1] * a[2] * b[2]
+def _mv_flops(a, v, *args, **kwargs) -> int: return 2 * a[0] * a[1]
+
+
+def _matmul_flops() -> dict:
+    "Formulas (on shapes) for the matrix products `torch.utils.flop_counter` does not count: in-place and vector forms"
+    aten = torch.ops.aten
+    add = lambda f: (lambda s, a, b, *args, **kwargs: f(a, b))   # self + a·b: the product's FLOPs
+    outer = lambda s, u, v, *args, **kwargs: 2 * u[0] * v[0]
+    return {aten.addmm_: add(_mm_flops), aten.baddbmm_: add(_bmm_flops), aten.addbmm: add(_bmm_flops),
+            aten.addbmm_: add(_bmm_flops), aten.mv: _mv_flops, aten.addmv: add(_mv_flops), aten.addmv_: add(_mv_flops),
+            aten.addr: outer, aten.addr_: outer, aten.dot: lambda u, v, *a, **k: 2 * u[0], aten.vdot: lambda u, v, *a, **k: 2 * u[0]}
+
+
 def count_flops(fn: Callable, *args, **kwargs) -> int:
-    "Floating-point operations of `fn(*args, **kwargs)` counted by `torch.utils.flop_counter` (matmuls and convolutions, 2 per multiply-add, backward included when `fn` runs it; elementwise ops not counted). Works on meta tensors: nothing is computed."
+    "Floating-point operations of `fn(*args, **kwargs)`: every matrix product (mm, bmm, addmm, their in-place and matrix-vector forms) and convolution, 2 per multiply-add, backward included when `fn` runs it; elementwise ops not counted. Works on meta tensors: nothing is computed."
     from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False, custom_mapping=_matmul_flops()) as counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
 

@@ -72,7 +72,7 @@ def test_work_units_in_the_record(tmp_path):
     rec.add_work("images", 500, 0.0)
     rec.finish(tmp_path)
     stored = json.loads((tmp_path / "runs" / "ch.json").read_text())["work"]
-    assert stored["critic steps"] == {"amount": 4000, "seconds": 4.0, "rate": 1000.0}
+    assert stored["critic steps"] == {"amount": 4000, "seconds": 4.0, "rate": 1000.0, "flops": None, "flop_rate": None}
     assert stored["images"]["rate"] is None
     assert "4,000 critic steps in 4 s, 1,000/s" in rec.summary() and "500 images in 0 s" in rec.summary()
     for bad in (dict(kind=" ", amount=1, seconds=1), dict(kind="x", amount=True, seconds=1), dict(kind="x", amount=1, seconds=-1)):

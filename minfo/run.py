@@ -32,7 +32,8 @@ __all__ = ['PROFILE_NAMES', 'CACHE_LOG', 'EXECUTORS', 'check_profiles', 'resolve
            'get_results_dir', 'config_hash', 'code_fingerprint', 'cache_path', 'cached', 'rng_state', 'set_rng_state',
            'Checkpoint', 'checkpoint_for', 'progress_enabled', 'progress', 'RunRecord', 'format_duration', 'start_run',
            'run_label', 'record_claim', 'reset_claims', 'load_claims', 'claims_table', 'load_runs', 'markdown_table',
-           'count_flops', 'paper_cost', 'paper_cost_table', 'Job', 'ray_init', 'ray_shutdown', 'run_cached_jobs']
+           'count_flops', 'paper_cost', 'format_paper_time', 'paper_cost_table', 'Job', 'ray_init', 'ray_shutdown',
+           'run_cached_jobs']
 
 # %% ../nbs/01_toolkit.ipynb #5e15cdab
 PROFILE_NAMES = ("smoke", "cpu", "paper")
@@ -544,10 +545,11 @@ def _plain(v): return v.item() if isinstance(v, np.generic) else v
 
 
 def format_duration(seconds: float | None) -> str:
-    "'42 s' below a minute ('< 1 s' below half a second), '3.5 min' below two hours, '5.2 h' below three days, else '4.1 days'; 'running' for None (not finished)."
+    "'42 s' below a minute ('< 1 s' below half a second), '3.5 min' below two hours, '5.2 h' below three days, '4.1 days' below two years, else '19.8 years'; 'running' for None (not finished)."
     if seconds is None:
         return "running"
     if 0 < seconds < 0.5: return "< 1 s"
+    if seconds >= 2 * 365.25 * 86400: return f"{seconds / (365.25 * 86400):,.1f} years"
     if seconds >= 3 * 86400: return f"{seconds / 86400:.1f} days"
     if seconds >= 7200: return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
@@ -731,10 +733,11 @@ def paper_cost(run: dict,  # one stored run record (`load_runs`)
     return out | dict(basis="extrapolated", kinds=kinds, missing=missing, low=low, high=high, seconds=high)
 
 
-def _time_range(c: dict) -> str:
-    if c["basis"] == "measured": return f"{format_duration(c['seconds'])} (measured)"
-    if c["high"] is None: return "unknown: no measured rate for " + ", ".join(c["missing"])
-    lo, hi = format_duration(c["low"]), format_duration(c["high"])
+def format_paper_time(cost: dict) -> str:
+    "A `paper_cost` (or one of its `kinds`) as text: '5.2 h (measured)', '3.3 min to 66.7 min (extrapolated)', or which rate is missing."
+    if cost.get("basis") == "measured": return f"{format_duration(cost['seconds'])} (measured)"
+    if cost["high"] is None: return "unknown: no measured rate for " + ", ".join(cost.get("missing") or [cost.get("kind", "?")])
+    lo, hi = format_duration(cost["low"]), format_duration(cost["high"])
     return (lo if lo == hi else f"{lo} to {hi}") + " (extrapolated)"
 
 
@@ -754,13 +757,13 @@ def paper_cost_table(runs: list[dict],  # stored run records (`load_runs`)
                           for k in c["kinds"]) or "–"
         row = {"chapter": c["chapter"], "paper profile work": work, "measured on": f"`{c['device']}` at `{c['profile']}`",
                "rate measured": rates, "share of the run's compute covered": "–" if c["coverage"] is None else f"{c['coverage']:.0%}",
-               "paper profile time": _time_range(c)}
+               "paper profile time": format_paper_time(c)}
         if peak_flops: row[f"at {peak_name} (lower bound)"] = "–" if c["peak_seconds"] is None else format_duration(c["peak_seconds"])
         rows.append(row); costs.append(c)
     if len(costs) > 1:
         known = all(c["high"] is not None for c in costs)
         total = {"chapter": "**all**", "paper profile work": f"{sum(c['paper_flops'] or 0 for c in costs):.2g} FLOP",
-                 "paper profile time": f"**{_time_range(dict(basis='extrapolated', low=sum(c['low'] for c in costs), high=sum(c['high'] for c in costs)))}**"
+                 "paper profile time": f"**{format_paper_time(dict(low=sum(c['low'] for c in costs), high=sum(c['high'] for c in costs)))}**"
                                        if known else "unknown (see above)"}
         if peak_flops and all(c["peak_seconds"] is not None for c in costs):
             total[f"at {peak_name} (lower bound)"] = format_duration(sum(c["peak_seconds"] for c in costs))

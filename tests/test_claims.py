@@ -82,7 +82,9 @@ def test_work_units_in_the_record(tmp_path):
 
 def test_book_passes_executor_only_to_chapters_that_take_it():
     from minfo.book import chapter_params, main, notebook_parameters
-    assert "executor" in notebook_parameters(ROOT / "nbs" / "08_benchmark.ipynb")
+    for ch in ("03_high_mi", "04_label_mi", "05_vinfomax", "06_sae", "07_representation_mi", "08_benchmark"):
+        assert "executor" in notebook_parameters(ROOT / "nbs" / f"{ch}.ipynb"), ch
+    assert "executor" not in notebook_parameters(ROOT / "nbs" / "02_background.ipynb")   # nothing to fan out there
     assert "executor" not in chapter_params("cpu", "auto", "/r")
     assert chapter_params("cpu", "auto", "/r", "ray")["executor"] == "ray"
     with pytest.raises(SystemExit):

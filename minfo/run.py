@@ -311,6 +311,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
            results_dir: str | Path | None = None,
            force: bool = False,  # recompute even when a result is stored
            code: str | types.ModuleType | list | None = None,  # the code it runs: a minfo module, its name, or a list of them (with what they import); None: all of minfo
+           seconds: float | None = None,  # the compute time to store, when `compute` only hands over a result computed elsewhere (its share of a batched job); None: the time `compute()` takes
            ) -> Any:
     "The stored result of `compute()` for this configuration and code, or compute it and store it atomically."
     key, fp = _entry_key(config, code)
@@ -327,7 +328,7 @@ def cached(chapter: str,  # e.g. "03_high_mi"
         result = compute()
     finally:
         _CACHE_DEPTH[0] -= 1
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 if seconds is None else float(seconds)
     if outermost:
         CACHE_LOG.append((chapter, experiment, seconds, False, key))
     entry = {"config": json.loads(json.dumps(config, default=_jsonable)), "config_hash": key, "code": fp,

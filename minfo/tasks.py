@@ -561,11 +561,16 @@ def _train_group(members, data, estimators, seed, checkpoint=None) -> dict:
 
 # %% ../nbs/08a_tasks.ipynb #174242a2
 def _group_compute(members, tasks, estimators, seed, n_samples, cache_name, results_dir, checkpoint_every, conf) -> dict:
-    "One batched model's job: draw its data, train it (checkpointed), {(task id, name): row fields}"
+    "One batched model's job: draw its data, train it (checkpointed), store each member's entry; {(task id, name): row fields}"
+    t0 = time.perf_counter()
     data = {tid: draw(tasks[tid], seed, n_samples) for tid, _ in members}
     ck = checkpoint_for(cache_name, "group", conf, results_dir, every=checkpoint_every, code=CODE) if checkpoint_every else None
     out = _train_group(members, data, estimators, seed, ck)
     if ck is not None: ck.clear()
+    share = (time.perf_counter() - t0) / len(members)   # of the whole job: data, training, checkpoints
+    for tid, name in members:   # each member's entry, stored with its share (inside this job's own entry: counted once)
+        cached(cache_name, f"{tid}-{name}", _entry_config(tasks[tid], name, estimators[name], seed, n_samples),
+               lambda v=out[(tid, name)]: v, results_dir, code=CODE, seconds=share)
     return out
 
 def _entry_compute(est, task, seed, n_samples) -> dict:
@@ -644,7 +649,8 @@ def benchmark(estimators: dict,                  # {name: MIEstimator | object w
     for t, n, s in progress(keys, enabled=progress_bar, desc="benchmark", leave=False):
         k = (t.id, n, s)
         compute = lambda k=k, t=t, n=n, s=s: done[k] if k in done else run_one(estimators[n], *get(t, s), s)
-        out = fresh[k] if k in fresh else cached(cache_name, f"{t.id}-{n}", conf[k], compute, results_dir, code=CODE)
+        out = fresh[k] if k in fresh else done[k] if k in done else \
+              cached(cache_name, f"{t.id}-{n}", conf[k], compute, results_dir, code=CODE)   # a group's members: stored by its job
         rows.append(dict(task=t.id, estimator=n, seed=s, truth=t.mi, truth_stderr=t.mi_stderr, n_samples=n_samples, **out))
     return rows
 

@@ -138,3 +138,22 @@ def test_a_run_killed_after_a_model_finished_trains_nothing_again(tmp_path, monk
     monkeypatch.setattr(T, "_train_group", no_training)
     again = T.benchmark(est, tasks, n_samples=200, results_dir=tmp_path, cache_name="ch", progress_bar=False)
     assert [r["estimate"] for r in again] == [r["estimate"] for r in rows]
+
+
+def test_compute_time_is_the_same_when_read_back(tmp_path):
+    "A chapter's run record adds up the same compute time whether its batched models trained in this run or were read back"
+    from minfo.run import start_run
+    longer = TINY | dict(steps=150)   # training, not bookkeeping, is most of the time
+    est = {"nwj": MIEstimator("nwj", **longer), "js": MIEstimator("js", **longer), "cca": T.cca_mi}
+    tasks = [T.binormal(0.5), T.binormal(0.9)]
+    totals = []
+    for _ in range(2):   # trained, then every entry read from the cache
+        rec = start_run("bench_time", "smoke", "cpu")
+        rows = T.benchmark(est, tasks, seeds=(0,), n_samples=200, results_dir=tmp_path, cache_name="bench_time", progress_bar=False)
+        rec.finish(tmp_path)
+        totals.append((rec.compute_s, rec.cached_results, sum(r["seconds"] for r in rows)))
+    (fresh, n_fresh, rows_fresh), (again, n_again, rows_again) = totals
+    assert n_fresh == 0 and n_again == len(tasks) * len(est)
+    assert rows_again == pytest.approx(rows_fresh)
+    assert again == pytest.approx(fresh, rel=0.25)   # a batched model's time is not lost when its members are read back
+    assert again >= rows_again - 1e-9   # the stored times hold at least what the rows say the training took

@@ -45,7 +45,7 @@ test: $(STAMP) chromium
 	MINFO_PROGRESS=0 MINFO_RESULTS=$(abspath _build/test/results) $(PY) -m pytest tests -ra
 
 book: $(STAMP)
-	MINFO_PROGRESS=0 $(PY) -m minfo.book --profile $(PROFILE) --device $(DEVICE) --executor $(EXECUTOR) --results-dir $(MINFO_RESULTS)
+	MINFO_PROGRESS=0 $(PY) -m minfo.harness.book --profile $(PROFILE) --device $(DEVICE) --executor $(EXECUTOR) --results-dir $(MINFO_RESULTS)
 
 run: $(STAMP)
 	@nb=$$(ls nbs/$(CH)_*.ipynb 2>/dev/null | head -1); test -n "$$nb" || { echo "no chapter nbs/$(CH)_*.ipynb"; exit 2; }; \

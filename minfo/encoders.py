@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .run import Checkpoint, count_flops, progress, resolve_device, seed_everything
+from .utils import Checkpoint, count_flops, progress, resolve_device, seed_everything
 
 # %% auto #0
 __all__ = ['TAPS', 'MILESTONES', 'AUGMENTS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5',

@@ -14,8 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .estimate import as_labels, fit_scale
-from .run import check_bool, check_int, check_number
-from .run import resolve_device
+from .utils import check_bool, check_int, check_number
+from .utils import resolve_device
 
 # %% auto #0
 __all__ = ['PROBE_METHODS', 'extract_features', 'softmax_loss_grad', 'linear_probe', 'mlp', 'mlp_probe', 'label_entropy', 'nmi']

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .encoders import MILESTONES, milestone_epochs, place_data
-from .run import Checkpoint, check_int, check_number, progress, resolve_device
+from .utils import Checkpoint, check_int, check_number, progress, resolve_device
 from .vinfo import PredictiveFamily, make_head
 
 # %% auto #0

@@ -17,7 +17,9 @@ import torch
 from .estimate import check_int, check_number, is_label_column
 from .gaussians import rho_from_mi
 from .info import mutual_info
-from .run import Job, cache_path, cached, checkpoint_for, get_results_dir, progress, run_cached_jobs
+from .utils import progress
+from .harness.cache import cache_path, cached, checkpoint_for, get_results_dir  # TODO(helper): the library must not import the harness
+from .harness.executors import Job, run_cached_jobs
 
 # %% auto #0
 __all__ = ['TRANSFORMS', 'CODE', 'Task', 'gaussian_mi', 'SplitGaussian', 'binormal', 'multinormal_dense', 'multinormal_sparse',

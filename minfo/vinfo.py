@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .evaluate import softmax_loss_grad
-from .run import Checkpoint, check_bool, check_int, check_number, progress, resolve_device
+from .utils import Checkpoint, check_bool, check_int, check_number, progress, resolve_device
 
 # %% auto #0
 __all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'Standardize',

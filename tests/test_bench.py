@@ -51,7 +51,7 @@ def test_chunked_scores_reports_blocks(tmp_path):
 
 def test_paper_cost_reads_run_records(tmp_path):
     "paper_cost.py extrapolates from the run records in a results folder; an empty folder is a clear error"
-    from minfo.run import start_run
+    from minfo.harness import start_run
     rec = start_run("demo", "cpu", "cpu")
     rec.add_work("critic steps", 100, 2.0, flops=4e11)
     rec.add_paper_work("critic steps", 10_000, 8e14)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from minfo.book import execute_chapter, render_html, toc_files
+from minfo.harness.book import execute_chapter, render_html, toc_files
 
 FILES = toc_files(ROOT / "_toc.yml")
 INDEX, CHAPTERS = FILES[0], FILES[1:]
@@ -76,7 +76,7 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
             find_raw_tex = ("return [...document.querySelectorAll('main p, main li')].map(e => e.innerText)"
                             ".filter(t => /\\\\\\(|\\$\\$/.test(t)).slice(0, 2)")
             try:  # MathJax typesets after the page loads
-                WebDriverWait(driver, 15, 0.25).until(lambda d: not d.execute_script(find_raw_tex))
+                WebDriverWait(driver, 15, 0.25).until(lambda d, js=find_raw_tex: not d.execute_script(js))
             except TimeoutException:
                 problems.append(f"{page}: maths not rendered: {driver.execute_script(find_raw_tex)}")
             driver.set_script_timeout(30)  # typesetting done and every font it asked for loaded (or failed)
@@ -106,10 +106,10 @@ def _browse(html: Path, pages: list[str]) -> list[str]:
 
 def test_unchanged_chapter_is_not_executed_again(tmp_path):
     "A second build with nothing changed reads the executed chapter back (the fingerprint); a change re-executes it."
-    src = tmp_path / "nbs" / "01a_plots.ipynb"
+    src = tmp_path / "nbs" / "09i_plots.ipynb"
     src.parent.mkdir()
-    src.write_bytes((ROOT / "nbs" / "01a_plots.ipynb").read_bytes())
-    dst, params = tmp_path / "out" / "01a_plots.ipynb", {"profile": "smoke"}
+    src.write_bytes((ROOT / "nbs" / "09i_plots.ipynb").read_bytes())
+    dst, params = tmp_path / "out" / "09i_plots.ipynb", {"profile": "smoke"}
     assert execute_chapter(src, dst, params, ROOT / "minfo") is True
     assert execute_chapter(src, dst, params, ROOT / "minfo") is False
     src.write_text(src.read_text().replace("App. C.1", "App. C.1 "))

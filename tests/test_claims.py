@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minfo import run as R
+from minfo import harness as R
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = dict(chapter="ch", reference="§1", statement="s", measured=1.5, tolerance="> 1", reproduced=True)
@@ -38,7 +38,7 @@ def test_rows_written_before_overrides_load_as_plain_rows(tmp_path):
     (tmp_path / "claims" / "ch.json").write_text(json.dumps({"x": old}))
     (row,) = R.load_claims(tmp_path)
     assert row["run_as"] == "smoke" and row["overrides"] == {} and row["settings"] == {}
-    assert "reproduced at `smoke`" in R.claims_table([row])
+    assert "reproduced at `smoke`" in R.claims_table([row]) and row["verdict"] == "reproduced"
 
 
 @pytest.mark.parametrize("kw, msg", [
@@ -81,10 +81,10 @@ def test_work_units_in_the_record(tmp_path):
 
 
 def test_book_passes_executor_only_to_chapters_that_take_it():
-    from minfo.book import chapter_params, main, notebook_parameters
-    for ch in ("03_high_mi", "04_label_mi", "05_vinfomax", "06_sae", "07_representation_mi", "08_benchmark"):
+    from minfo.harness.book import chapter_params, main, notebook_parameters
+    for ch in ("02_high_mi", "03_representation_mi", "04_label_mi", "05_vinfomax", "06_sae", "08_benchmark"):
         assert "executor" in notebook_parameters(ROOT / "nbs" / f"{ch}.ipynb"), ch
-    assert "executor" not in notebook_parameters(ROOT / "nbs" / "02_background.ipynb")   # nothing to fan out there
+    assert "executor" not in notebook_parameters(ROOT / "nbs" / "01_background.ipynb")   # nothing to fan out there
     assert "executor" not in chapter_params("cpu", "auto", "/r")
     assert chapter_params("cpu", "auto", "/r", "ray")["executor"] == "ray"
     with pytest.raises(SystemExit):

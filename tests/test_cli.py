@@ -1,4 +1,4 @@
-"The command lines a reader uses: `python -m minfo.book` and `make run` reject bad input with a clear message."
+"The command lines a reader uses: `python -m minfo.harness.book` and `make run` reject bad input with a clear message."
 import subprocess
 import sys
 
@@ -6,7 +6,7 @@ from conftest import ROOT
 
 
 def test_book_cli_rejects_an_unknown_profile():
-    res = subprocess.run([sys.executable, "-m", "minfo.book", "--profile", "huge"], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "minfo.harness.book", "--profile", "huge"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode != 0 and "invalid choice: 'huge'" in res.stderr
 
 
@@ -14,7 +14,7 @@ def test_book_cli_rejects_a_missing_device():
     import torch
     if torch.cuda.is_available():
         return
-    res = subprocess.run([sys.executable, "-m", "minfo.book", "--profile", "smoke", "--device", "cuda", "--no-html"],
+    res = subprocess.run([sys.executable, "-m", "minfo.harness.book", "--profile", "smoke", "--device", "cuda", "--no-html"],
                          cwd=ROOT, capture_output=True, text=True)
     assert res.returncode != 0 and "CUDA is not available" in res.stderr
 
@@ -100,13 +100,13 @@ def test_bad_input_is_one_line_and_exit_code_2(files, args, message):
 
 
 def test_book_kernels_run_without_the_tcp_warning(tmp_path):
-    "Chapters execute over IPC (minfo.book.kernel_config): the kernel's 'TCP without encryption' warning is gone."
+    "Chapters execute over IPC (minfo.harness.book.kernel_config): the kernel's 'TCP without encryption' warning is gone."
     import nbformat
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
     nbformat.write(nb, tmp_path / "tiny.ipynb")
     run = ("import sys, papermill as pm\n"
            "from traitlets.config import Config\n"
-           "from minfo.book import execute_chapter\n"
+           "from minfo.harness.book import execute_chapter\n"
            "if sys.argv[1] == 'tcp':  # the control: papermill's default transport\n"
            "    pm.execute_notebook('tiny.ipynb', 'tcp.ipynb', kernel_name='python3', progress_bar=False,\n"
            "                        config=Config({'KernelManager': {'transport': 'tcp'}}))\n"

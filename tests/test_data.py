@@ -50,7 +50,8 @@ def test_load_dataset_cifar(cifar):
     xt, yt = load_dataset("CIFAR-10", root, train=False, download=False)
     assert xt.shape == (20, 3, 32, 32)
     import pickle
-    entry = pickle.load(open(root / "cifar-10-batches-py" / "data_batch_1", "rb"), encoding="latin1")
+    with open(root / "cifar-10-batches-py" / "data_batch_1", "rb") as f:
+        entry = pickle.load(f, encoding="latin1")
     first = torch.as_tensor(entry["data"][0]).view(3, 32, 32)   # CIFAR rows are R plane, G plane, B plane
     assert torch.equal(x[0], first) and y[0].item() == entry["labels"][0]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from minfo.encoders import TAPS, LeNet5, MLPEncoder, ResNet18, plainnet18, resnet18, train_encoder
-from minfo.run import Checkpoint
+from minfo.utils import Checkpoint
 
 torch.set_num_threads(1)
 
@@ -131,7 +131,7 @@ def _old_train_encoder(net, x, y, epochs, batch_size, lr, momentum=0.9, weight_d
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(milestones), gamma=0.1)
     gen = torch.Generator().manual_seed(int(seed))
     hist = {"loss": [], "running_acc": [], "train_acc": []}
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         net.train()
         perm, tot, hits = torch.randperm(len(x), generator=gen), 0.0, 0
         for i in range(0, len(x), batch_size):

@@ -15,7 +15,7 @@ from minfo import bounds
 from minfo.critics import JointCritic, SeparableCritic, BilinearCritic
 from minfo.estimate import MIEstimate, estimate_mi, train_critics, epoch_length
 from minfo.gaussians import CorrelatedGaussians, mi_from_rho, rho_from_mi
-from minfo.run import Checkpoint
+from minfo.utils import Checkpoint
 
 torch.set_num_threads(1)
 
@@ -114,7 +114,7 @@ def test_checkpoint_resume_in_process(tmp_path):
 KILL_SCRIPT = textwrap.dedent('''
     import sys, pickle, torch
     torch.set_num_threads(1)
-    from minfo.run import Checkpoint
+    from minfo.utils import Checkpoint
     from minfo.estimate import train_critics
     from minfo.gaussians import CorrelatedGaussians
     out, path = sys.argv[1], sys.argv[2]
@@ -125,7 +125,8 @@ KILL_SCRIPT = textwrap.dedent('''
 
 
 def test_resume_after_sigkill(tmp_path):
-    import pickle, time
+    import pickle
+    import time
     script = tmp_path / "run.py"; script.write_text(KILL_SCRIPT)
     ck = tmp_path / "ck.pt"
     env = dict(os.environ, MINFO_PROGRESS="0")
@@ -137,7 +138,7 @@ def test_resume_after_sigkill(tmp_path):
     p.send_signal(signal.SIGKILL); p.wait()
     assert ck.exists() and not (tmp_path / "x.pkl").exists()
     subprocess.run([sys.executable, str(script), str(tmp_path / "x.pkl"), str(ck)], check=True, env=env)
-    full, resumed = pickle.load(open(tmp_path / "full.pkl", "rb")), pickle.load(open(tmp_path / "x.pkl", "rb"))
+    full, resumed = (pickle.loads((tmp_path / name).read_bytes()) for name in ("full.pkl", "x.pkl"))
     for a, b in zip(full, resumed): np.testing.assert_array_equal(a, b)
 
 

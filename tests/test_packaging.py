@@ -86,7 +86,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contents_and_metadata(wheel):
     z = zipfile.ZipFile(wheel)
     names = z.namelist()
-    assert {"minfo/run.py", "minfo/__init__.py", "minfo/cli.py", "minfo/__main__.py"} <= set(names)
+    assert {"minfo/utils.py", "minfo/harness/__init__.py", "minfo/harness/chapter.py", "minfo/__init__.py", "minfo/cli.py",
+            "minfo/__main__.py"} <= set(names)
     assert not [n for n in names if n.endswith(".ipynb") or n.startswith(("nbs/", "tests/"))], names
     info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
     assert z.read(f"{info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
@@ -119,7 +120,7 @@ import sys, json
 import numpy as np
 import minfo
 assert "torch" not in sys.modules, "import minfo imported torch"
-import minfo.bounds, minfo.info, minfo.gaussians, minfo.critics, minfo.estimate, minfo.evaluate, minfo.run, minfo.cli
+import minfo.bounds, minfo.info, minfo.gaussians, minfo.critics, minfo.estimate, minfo.evaluate, minfo.utils, minfo.harness, minfo.cli
 import minfo.vinfo, minfo.sae, minfo.tasks
 extras = sorted(m for m in ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml", "sklearn", "ray") if m in sys.modules)
 assert not extras, f"core modules imported extras: {extras}"
@@ -136,7 +137,7 @@ x = rng.standard_normal(400); y = x + rng.standard_normal(400)
 res = estimate_mi(x, y, steps=30, batch_size=64, hidden=(16,), device="cpu", seed=0)
 assert np.isfinite(res.value), res
 messages = {}
-for mod in ("minfo.data", "minfo.book"):
+for mod in ("minfo.data", "minfo.harness.book"):
     try:
         __import__(mod)
     except ImportError as e:
@@ -151,7 +152,7 @@ def _check_core_env(py: Path, venv: Path, cwd: Path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["file"].startswith(str(venv)), f"minfo was not imported from the fresh environment: {out['file']}"
     assert f"pip install '{DIST}[vision]'" in out["messages"]["minfo.data"], out["messages"]
-    assert f"pip install '{DIST}[book]'" in out["messages"]["minfo.book"], out["messages"]
+    assert f"pip install '{DIST}[book]'" in out["messages"]["minfo.harness.book"], out["messages"]
 
 
 def test_wheel_installs_with_only_the_core_requirements(wheel, tmp_path):
@@ -188,7 +189,7 @@ def test_extra_modules_name_their_extra_when_it_is_missing(tmp_path):
     "In this environment the extras are installed; hide them and the import error names the extra to install."
     hide = ("import sys\n"
             "sys.modules.update(torchvision=None, papermill=None)  # as if not installed: import fails, find_spec is None\n"
-            "for mod, extra in (('minfo.data', 'vision'), ('minfo.book', 'book')):\n"
+            "for mod, extra in (('minfo.data', 'vision'), ('minfo.harness.book', 'book')):\n"
             "    try: __import__(mod)\n"
             "    except ImportError as e: assert f\"pip install '" + DIST + "[{extra}]'\" in str(e), e\n"
             "    else: raise AssertionError(mod + ' imported without its extra')\n")

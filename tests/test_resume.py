@@ -1,5 +1,5 @@
 """A training run killed with SIGKILL half-way resumes from its last checkpoint and ends with exactly the
-numbers of an uninterrupted run with the same seed (minfo.run.Checkpoint)."""
+numbers of an uninterrupted run with the same seed (minfo.utils.Checkpoint)."""
 import json
 import os
 import signal
@@ -9,7 +9,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent('''
     import sys, time, torch
-    from minfo.run import Checkpoint, seed_everything, atomic_write_json
+    from minfo.utils import Checkpoint, seed_everything, atomic_write_json
     out, path, steps = sys.argv[1], sys.argv[2], 400
     torch.set_num_threads(1)
     seed_everything(0)

@@ -101,7 +101,7 @@ def test_lambda_inf_needs_no_labels_and_selects_on_l2():
 
 SCRIPT = textwrap.dedent('''
     import json, sys, torch
-    from minfo.run import Checkpoint, atomic_write_json
+    from minfo.utils import Checkpoint, atomic_write_json
     from minfo.sae import SupervisedAutoencoder, make_encoder, train_sae
     out, path, lam = sys.argv[1], sys.argv[2], float(sys.argv[3])
     torch.set_num_threads(1)

@@ -132,6 +132,7 @@ def _probe_result(model, f_val, y_val, device, return_model: bool, return_detail
     if return_details: return dict(accuracy=acc, cross_entropy=ce, model=model.cpu())
     return (acc, model.cpu()) if return_model else acc
 
+# %% ../nbs/04_label_mi.ipynb #b690f9ba
 @torch.no_grad()
 def softmax_loss_grad(model: nn.Linear, X: torch.Tensor, Y: torch.Tensor, onehot: torch.Tensor,
                       weight_decay: float) -> torch.Tensor:
@@ -155,6 +156,7 @@ def _fit_cross_entropy(model: nn.Module, opt, X: torch.Tensor, Y: torch.Tensor, 
             F.cross_entropy(model(X[idx]), Y[idx]).backward()
             opt.step()
 
+# %% ../nbs/04_label_mi.ipynb #e74988f0
 PROBE_METHODS = ("lbfgs", "saga", "adam")
 
 def linear_probe(f_train, y_train,             # training features [N, D] and labels [N] (int, bool or str)
@@ -165,7 +167,7 @@ def linear_probe(f_train, y_train,             # training features [N, D] and la
                  lr: float = 5e-4,             # adam: learning rate
                  batch_size: int = 512,        # adam: batch size
                  max_iter: int = 500,          # lbfgs: iterations at most; saga: epochs (passes over the rows) at most
-                 tol: float = 1e-5,            # lbfgs: stop when the loss (nats) or the step changes less than this; saga: scikit-learn's tol
+                 tol: float = 1e-5,            # lbfgs: stop when the loss (nats) or the step changes less; saga: scikit-learn's tol
                  standardize: bool = True,     # z-score features with the training statistics
                  seed: int = 0,
                  device="auto",

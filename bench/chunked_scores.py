@@ -34,7 +34,8 @@ peak = (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resour
 t = time.perf_counter()
 for _ in range(steps): c.flat.grad = None; c.train_scores(x, y, "all", None, grad_fn)
 sync(); sec = (time.perf_counter() - t) / steps
-print(json.dumps(dict(n=n, rows=n * n, chunk_rows=chunk, blocks=len(c._row_blocks(n)), seconds_per_step=sec, peak_added_mib=max(peak, 0) / 2**20)))
+print(json.dumps(dict(n=n, rows=n * n, chunk_rows=chunk, blocks=len(c._row_blocks(n)), seconds_per_step=sec,
+                      peak_added_mib=max(peak, 0) / 2**20)))
 """
 
 

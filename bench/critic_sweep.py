@@ -12,7 +12,6 @@ FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuff
 """
 import argparse
 import json
-import math
 import os
 import time
 
@@ -87,7 +86,8 @@ def main():
     ap.add_argument("--hidden", default="512,512")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--activation", default="elu", choices=("elu", "relu"))
-    ap.add_argument("--k", type=int, default=len(LEVELS), help="critics in the sweep, cycling through the MI levels (28: the report's Fig. 1-2 grid)")
+    ap.add_argument("--k", type=int, default=len(LEVELS),
+                    help="critics in the sweep, cycling through the MI levels (28: the report's Fig. 1-2 grid)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
     args = ap.parse_args()

@@ -104,7 +104,8 @@ def bench_model(name, args, dev):
             best[k] = max(best[k], minfo(copy.deepcopy(init), x, y, args.epochs, args.batch, 0.05, dev, **v))
     label = f"ResNet18 width {args.width}" if name == "resnet18" else "LeNet-5"
     print(f"\n{label}: {sum(p.numel() for p in init.parameters()) / 1e6:.2f} M parameters, {fpi / 1e6:.1f} MFLOP per "
-          f"training image (forward + backward), {args.images} images {'x'.join(map(str, shape))}, batch {args.batch}, {args.epochs} epoch(s)")
+          f"training image (forward + backward), {args.images} images {'x'.join(map(str, shape))}, batch {args.batch}, "
+          f"{args.epochs} epoch(s)")
     dl, ix = pipeline(x, y, args.batch, dev)
     nb = -(-args.images // args.batch)
     print(f"  batches alone, one epoch: DataLoader + .to(device) {dl * 1e3:.1f} ms ({dl / nb * 1e6:.0f} µs/batch), "

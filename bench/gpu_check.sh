@@ -32,7 +32,7 @@ step bench_bf16_study timeout 150 $PY bench/bf16_study.py --device cuda --json "
 step bench_probe timeout 90 $PY bench/probe.py --device cuda
 BUDGET=${BUDGET:-720}   # seconds for the whole check; chapters start only while it lasts
 if $PY -c "import papermill" 2>/dev/null; then
-  for nb in $($PY -c "from minfo.book import toc_files; print(' '.join(toc_files()[1:]))"); do
+  for nb in $($PY -c "from minfo.harness.book import toc_files; print(' '.join(toc_files()[1:]))"); do
     case "$nb" in */0[0-9]_*) ;; *) continue ;; esac   # the experiment chapters only
     if (( $(date +%s) - T0 > BUDGET - 90 )); then echo "budget spent: $(basename "$nb") and later chapters skipped" | tee -a "$OUT/log.txt"; break; fi
     step "$(basename "$nb")" timeout 120 $PY -m papermill "$nb.ipynb" "$OUT/results/$(basename "$nb").ipynb" \

@@ -1,4 +1,4 @@
-"""The `paper` profile's cost per chapter, extrapolated from the chapters' run records (`minfo.run.paper_cost`).
+"""The `paper` profile's cost per chapter, extrapolated from the chapters' run records (`minfo.harness.paper_cost`).
 
 Every experiment chapter records the work it measured (units, compute seconds and FLOPs per kind: critic steps,
 encoder images, ...) and the work its `paper` profile would do of the same kinds. This divides each kind's paper
@@ -12,10 +12,10 @@ It reads the run records in DIR/runs (default: $MINFO_RESULTS, else ~/.cache/min
 (`make book`, or papermill at any profile on any device). It trains nothing.
 """
 import argparse
-import json
 import sys
 
-from minfo.run import atomic_write_json, format_duration, get_results_dir, load_runs, paper_cost, paper_cost_table
+from minfo.harness import format_duration, get_results_dir, load_runs, paper_cost, paper_cost_table
+from minfo.utils import atomic_write_json
 
 H200_FP32_DENSE_TFLOPS = 67.0
 

@@ -7,9 +7,11 @@ Features: the six taps of a randomly initialized ResNet18 (width 16) on rotation
 images per class, 4 rotations each) for training and 100 base images per class of the validation split; without the
 MNIST files it falls back to generated MNIST-format data. Target: L-BFGS >= 10x faster, accuracy within 0.5 points.
 """
-import argparse, json, os, tempfile, time
+import argparse
+import json
+import tempfile
+import time
 
-import numpy as np
 import torch
 
 from minfo.data import data_root, make_fake_mnist, prepare, rotation_enlarged
@@ -57,7 +59,8 @@ def main():
               f"{r['lbfgs_s']:.2f} s | diff {r['diff_points']:+.2f} points | {r['ratio']:.0f}x faster", flush=True)
     ok = all(abs(r["diff_points"]) <= 0.5 for r in rows) and min(r["ratio"] for r in rows) >= 10
     print(f"target (>= 10x faster, |diff| <= 0.5 points on every tap): {'met' if ok else 'NOT met'}")
-    if a.json: open(a.json, "w").write(json.dumps(rows, indent=1))
+    if a.json:
+        with open(a.json, "w") as f: f.write(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def load_array(spec: str,  # FILE.npy, FILE.npz (with `key`, or FILE.npz:KEY) or
     except CLIError:
         raise
     except Exception as e:  # not an array file, pickled objects, a broken archive, ...
-        raise CLIError(f"{path}: cannot read it as {suffix[1:]} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from None
+        raise CLIError(f"{path}: cannot read it as {suffix[1:]} "
+                       f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from None
     return check_array(arr, str(path))
 
 

@@ -5,7 +5,7 @@
 # %% ../nbs/02b_critics.ipynb #2e391bd6
 from __future__ import annotations
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -70,7 +70,7 @@ class StackedCritic(nn.Module):
         flat = torch.empty(n_critics, offset)
         for k, seed in enumerate(seeds):  # critic k's init depends on its seed only
             g = torch.Generator().manual_seed(seed)
-            for name, shape, o, size, fan_in in self.layout:
+            for _name, _shape, o, size, fan_in in self.layout:
                 bound = 1.0 / math.sqrt(fan_in)
                 flat[k, o:o + size] = (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1).mul_(bound).float()
         self.flat = nn.Parameter(flat)
@@ -85,7 +85,8 @@ class StackedCritic(nn.Module):
         if x.dim() == 2: x = x.expand(self.n_critics, *x.shape)
         if y.dim() == 2: y = y.expand(self.n_critics, *y.shape)
         if x.dim() != 3 or y.dim() != 3 or x.shape[:2] != y.shape[:2] or x.shape[0] != self.n_critics:
-            raise ValueError(f"x and y must be [K={self.n_critics}, N, d] or [N, d] with the same N, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(f"x and y must be [K={self.n_critics}, N, d] or [N, d] with the same N, "
+                             f"got {tuple(x.shape)} and {tuple(y.shape)}")
         if x.shape[-1] != self.x_dim or y.shape[-1] != self.y_dim:
             raise ValueError(f"expected x_dim={self.x_dim} and y_dim={self.y_dim}, got shapes {tuple(x.shape)} and {tuple(y.shape)}")
         return x, y
@@ -153,7 +154,8 @@ def _mlp(p: dict, prefix: str, h: torch.Tensor | None, n_hidden: int, activation
 
 # %% ../nbs/02b_critics.ipynb #b0e9baf6
 def _chunk_seeds(generators, n_chunks: int) -> list:
-    "Seeds [chunk][critic] drawn from each critic's generator: a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks"
+    ("Seeds [chunk][critic] drawn from each critic's generator: "
+     "a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks")
     seeds = [torch.randint(0, 2 ** 62, (n_chunks,), generator=g, device=g.device).tolist() for g in generators]
     return [[s[c] for s in seeds] for c in range(n_chunks)]
 
@@ -168,7 +170,8 @@ class JointCritic(StackedCritic):
                  dropout: float | Sequence[float] = 0.0, # after each hidden layer
                  n_critics: int = 1, seeds: Sequence[int] | None = None,
                  matmul_dtype: torch.dtype | None = None, # training matmuls in e.g. torch.bfloat16 (None: the parameters' fp32)
-                 chunk_rows: int = CHUNK_ROWS): # all-pairs scores: at most this many critic rows at once (memory); recomputed for the backward pass
+                 # all-pairs scores: at most this many critic rows at once (memory); recomputed for the backward pass
+                 chunk_rows: int = CHUNK_ROWS):
         hidden = tuple(int(h) for h in hidden)
         if not hidden or min(hidden) < 1: raise ValueError(f"hidden must list at least one positive layer width, got {hidden}")
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
@@ -203,7 +206,8 @@ class JointCritic(StackedCritic):
         return [(i, min(i + step, N)) for i in range(0, N, step)]
 
     def matrix(self, x, y, generators=None) -> torch.Tensor: # [K, N, N]
-        "All pairs $T_k(x_i, y_j)$, in row blocks of at most `chunk_rows` pairs; under autograd each block is recomputed in the backward pass instead of kept"
+        ("All pairs $T_k(x_i, y_j)$, in row blocks of at most `chunk_rows` pairs; "
+         "under autograd each block is recomputed in the backward pass instead of kept")
         x, y = self._batch(x, y)
         K, N = x.shape[:2]
         A, B = self._first(x, y)

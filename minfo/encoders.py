@@ -258,7 +258,8 @@ def train_encoder(net: nn.Module,
                   lr: float = 0.1,
                   momentum: float | None = None,      # SGD only: None = 0.9 (App. C.2)
                   weight_decay: float = 0.0,
-                  milestones: tuple | None = None,    # lr /= 10 after these fractions of the epochs; None: App. C.2's for SGD, none for Adam
+                  # lr /= 10 after these fractions of the epochs; None: App. C.2's for SGD, none for Adam
+                  milestones: tuple | None = None,
                   seed: int = 0,                      # fixes the batch order (and the augmentation)
                   device="auto",
                   x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
@@ -272,7 +273,8 @@ def train_encoder(net: nn.Module,
                   autocast_dtype: torch.dtype | None = None,  # opt-in speed: torch.bfloat16 autocast of the forward
                   compile: bool = False,              # opt-in speed: torch.compile the model
                  ) -> dict:
-    "Train `net` on (x, y) by cross-entropy (App. C.2); returns per-epoch histories {'loss', 'running_acc', 'train_acc', 'val_acc', 'epoch'}"
+    ("Train `net` on (x, y) by cross-entropy (App. C.2); "
+     "returns per-epoch histories {'loss', 'running_acc', 'train_acc', 'val_acc', 'epoch'}")
     if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
     if epochs < 1 or batch_size < 1: raise ValueError("epochs and batch_size must be positive")
     _check_speed(augment, autocast_dtype, x)
@@ -317,7 +319,8 @@ def train_encoder(net: nn.Module,
 def train_flops_per_image(net: nn.Module,
                           shape: tuple,          # one image: (C, H, W), or (features,) for an MLP
                          ) -> float:
-    "FLOPs (matmuls and convolutions) of one training step per image: forward, cross-entropy and backward, counted on a meta-device copy of `net`"
+    ("FLOPs (matmuls and convolutions) of one training step per image: forward, cross-entropy and backward, "
+     "counted on a meta-device copy of `net`")
     import copy
     shape = tuple(int(s) for s in shape)
     if not shape or any(s < 1 for s in shape): raise ValueError(f"shape must be one image's positive sizes, e.g. (3, 32, 32), got {shape}")

@@ -8,7 +8,8 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -252,7 +253,7 @@ class EstimatorSettings:
                 any(get_bound(n).scores != "matrix" for n in names):
             raise ValueError("infonce scores all N x N pairs: train it alone or with negatives='all'")
 
-    def replace(self, **changes) -> "EstimatorSettings":
+    def replace(self, **changes) -> EstimatorSettings:
         "A copy with `changes`, validated again"
         return EstimatorSettings(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
 
@@ -375,7 +376,7 @@ class Objective:
         value, loss = S.new_empty(K), S.new_empty(K)
         plug, new = S.new_full((K,), float("nan")), {}
         whole = len(self.groups) == 1
-        for n, ks in self.groups.items():
+        for n, _ks in self.groups.items():
             s = split_scores(S if whole else S[self.index[n]], self.structure)
             out: StepOut = get_bound(n).step(s, state.get(n), **self.options[n])
             if whole: value, loss = out.value, out.loss
@@ -387,7 +388,7 @@ class Objective:
             new[n] = out.state
         return value, loss, plug, new
 
-    def single(self, k: int) -> "Objective":
+    def single(self, k: int) -> Objective:
         "The objective of critic k alone (same scores structure and options)"
         return Objective([self.names[k]], self.settings.replace(bound=self.names[k]))
 
@@ -640,7 +641,7 @@ class _Run:
         dims = {(src.x_dim, src.y_dim) for src in self.srcs}
         if len(dims) > 1: raise ValueError(f"all sources of one model need the same x and y dimensions, got {sorted(dims)}")
         for src in self.srcs:
-            if src.kind == "arrays" and self.N > src.n_train:
+            if src.kind == "arrays" and src.n_train < self.N:
                 raise ValueError(f"batch_size {self.N} is larger than the {src.n_train} training rows of the data")
         (dx, dy), = dims
         seeds_k = [seed for _, seed in self.per]

@@ -61,7 +61,8 @@ class CorrelatedGaussians:
     __call__ = sample
 
     def log_ratio(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: # [...]: summed over the last dim
-        "Exact (broadcasting) $\\log\\frac{p(x,y)}{p(x)p(y)} = \\sum_i -\\tfrac12\\log(1-\\rho^2) - \\frac{\\rho^2(x_i^2+y_i^2) - 2\\rho x_iy_i}{2(1-\\rho^2)}$"
+        ("Exact (broadcasting) $\\log\\frac{p(x,y)}{p(x)p(y)} = "
+         "\\sum_i -\\tfrac12\\log(1-\\rho^2) - \\frac{\\rho^2(x_i^2+y_i^2) - 2\\rho x_iy_i}{2(1-\\rho^2)}$")
         if x.shape[-1] != self.dim or y.shape[-1] != self.dim:
             raise ValueError(f"x and y must both have shape [..., {self.dim}], got {tuple(x.shape)} and {tuple(y.shape)}")
         torch.broadcast_shapes(x.shape, y.shape)  # leading dims broadcast: x[:, None], y[None] gives all pairs

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class Dist:
     def __repr__(self): return f"Dist(shape={self.p.shape}, names={self.names})"
 
 # %% ../nbs/01a_info.ipynb #8f988142
-VarRef = Union[int, str, Sequence[Union[int, str]]]
+VarRef = int | str | Sequence[int | str]
 
 def _axes(ref: VarRef, names: tuple[str, ...] | None, ndim: int) -> frozenset[int]:
     "The set of axes `ref` refers to"
@@ -79,7 +79,8 @@ def _h(p: np.ndarray, axes: frozenset[int]) -> float:
 
 def _unit(base: float | None) -> float:
     if base is None: return 1.0
-    if not (isinstance(base, (int, float)) and base > 0 and base != 1): raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+    if not (isinstance(base, (int, float)) and base > 0 and base != 1):
+        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
     return math.log(base)
 
 # %% ../nbs/01a_info.ipynb #ae8ef0f1
@@ -142,9 +143,9 @@ def joint_table(*labels,                              # one integer array per va
     for i, l in enumerate(labels):
         a = np.asarray(l.detach().cpu() if hasattr(l, "detach") else l)
         if a.ndim != 1: raise ValueError(f"labels[{i}] has shape {a.shape}: expected a 1-D array of integer labels")
-        if a.size and not np.issubdtype(a.dtype, np.integer):
-            if not (np.issubdtype(a.dtype, np.floating) and np.isfinite(a).all() and (a == np.round(a)).all()):
-                raise ValueError(f"labels[{i}] has dtype {a.dtype} with non-integer values")
+        if a.size and not np.issubdtype(a.dtype, np.integer) and not (
+                np.issubdtype(a.dtype, np.floating) and np.isfinite(a).all() and (a == np.round(a)).all()):
+            raise ValueError(f"labels[{i}] has dtype {a.dtype} with non-integer values")
         arrs.append(a.astype(np.int64))
     n = len(arrs[0])
     if any(len(a) != n for a in arrs): raise ValueError(f"label arrays have different lengths {[len(a) for a in arrs]}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09a_harness.ipynb #b4bb5a1a
+# %% ../../nbs/09a_harness.ipynb #72eea5119410473aa328ad9291626812
 """`minfo.harness`: the machinery that runs the book (profiles, the results cache, executors, the claims ledger, run
 records and the paper profile's cost, the chapter object). It sits above the library: no `minfo` library module
 imports it, and editing it changes no cached result's key."""

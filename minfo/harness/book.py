@@ -71,7 +71,8 @@ def fingerprint(nb_path: str | Path, params: dict, lib_dir: str | Path, extra: s
 
 
 def prepare_for_book(nb_path: Path) -> None:
-    "Ready an executed notebook for the page: the title first; nbdev's `default_exp` and `hide` cells and the parameters papermill injected removed."
+    ("Ready an executed notebook for the page: the title first; "
+     "nbdev's `default_exp` and `hide` cells and the parameters papermill injected removed.")
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
     tags_of = lambda c: c.get("metadata", {}).get("tags", [])
@@ -136,7 +137,8 @@ def _claims_digest(results_dir: Path) -> str:
 def chapter_params(profile: str, device: str, results_dir: str | Path,
                    executor: str = "local",  # "local" or "ray": passed (`-p executor ray`) to the chapters that declare it
                    ) -> dict:
-    "The papermill parameters of every chapter of a build; `executor` only when it is not the default (`execute_chapter` drops it where undeclared)."
+    ("The papermill parameters of every chapter of a build; "
+     "`executor` only when it is not the default (`execute_chapter` drops it where undeclared).")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}: choose one of {EXECUTORS}")
     params = {"profile": profile, "device": device, "results_dir": str(results_dir)}
@@ -175,7 +177,8 @@ def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
         return stage
     out = build / "html"
     stamp = build / f"html.{profile}.stamp.json"
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(stage.rglob("*.ipynb")) + [root / "_config.yml", root / "_toc.yml"])).hexdigest()
+    digest = hashlib.sha256(b"".join(p.read_bytes()
+                                     for p in sorted(stage.rglob("*.ipynb")) + [root / "_config.yml", root / "_toc.yml"])).hexdigest()
     if force or not (out / "index.html").exists() or not stamp.exists() or json.loads(stamp.read_text()).get("digest") != digest:
         stamp.unlink(missing_ok=True)
         render_html(root, stage, build.parent)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,8 +20,9 @@ from .utils import Checkpoint, check_bool, check_int, check_number, progress, re
 
 # %% auto #0
 __all__ = ['TARGETS', 'ACTIVATIONS', 'SCHEDULES', 'resolve_target', 'make_head', 'PredictiveFamily', 'VSettings', 'Standardize',
-           'fit_head', 'VInformation', 'v_information', 'v_entropy', 'reconstruction_error', 'train_vinfomax',
-           'probe_evaluator', 'train_infomax']
+           'fit_head', 'VInformation', 'v_information', 'v_entropy', 'vinfomax_phases', 'vinfomax_updates',
+           'VInfoMaxSchedule', 'vinfomax_schedule', 'reconstruction_error', 'train_vinfomax', 'probe_evaluator',
+           'train_infomax']
 
 # %% ../nbs/05a_vinfo.ipynb #89f02ed9
 from .estimate import as_labels, as_table, fit_scale, is_label_column
@@ -172,7 +173,7 @@ def _fit_lbfgs(x, y, xs, ys, fam, s: VSettings, k: int) -> nn.Linear:
     for lam in s.weight_decay:
         opt = torch.optim.LBFGS(m.parameters(), lr=1, max_iter=s.max_iter, history_size=20, tolerance_grad=1e-6,
                                 tolerance_change=1e-7, line_search_fn="strong_wolfe")
-        opt.step(lambda: softmax_loss_grad(m, x, y, onehot, lam))
+        opt.step(lambda lam=lam: softmax_loss_grad(m, x, y, onehot, lam))
         v = _mean_nll(m, fam, xs, ys)
         if v < best: best, keep = v, copy.deepcopy(m)
     return keep
@@ -333,18 +334,57 @@ def v_entropy(x, y,                           # side information (None: H_V(Y|�
 # %% ../nbs/05a_vinfo.ipynb #c5dbb420
 SCHEDULES = ("alternating", "joint")
 
-def _phases(schedule: str, epochs: int, warmup_epochs: int) -> list[str]:
+def vinfomax_phases(schedule: str,     # "alternating" (App. C.3) | "joint" (App. D.5)
+                    epochs: int,       # epochs after the warm-up
+                    warmup_epochs: int,  # alternating: decoder-only epochs first (joint: none)
+                    ) -> list[str]:
     "The phase of every epoch: 'warmup' (decoder only), then the schedule"
     if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
     check_int("epochs", epochs, 1); check_int("warmup_epochs", warmup_epochs, 0)
     return ["warmup"] * (warmup_epochs if schedule == "alternating" else 0) + [schedule] * epochs
 
-def _updates(phase: str, t: int, c1: int, c2: int) -> tuple[bool, bool]:
-    "(update decoder, update encoder) at step `t` of `phase`"
+def vinfomax_updates(phase: str, t: int, c1: int, c2: int) -> tuple[bool, bool]:
+    "(update decoder, update encoder) at step `t` of `phase` (steps are counted from 0 within a phase)"
     if phase == "warmup": return True, False
     if phase == "joint": return True, True
     dec = t % (c1 + c2) < c1
     return dec, not dec
+
+@dataclass(frozen=True)
+class VInfoMaxSchedule:
+    "What a V-InfoMax training does (`vinfomax_schedule`): its epochs' phases, and its steps and images by what they update"
+    phases: tuple          # each epoch's phase: "warmup" (decoder only), then "alternating" or "joint"
+    steps: int             # minibatch steps in all
+    encoder_steps: int     # steps that update the encoder (the encoder in the graph, forward and backward)
+    decoder_steps: int     # steps that update the decoder
+    images: int            # images through all steps
+    encoder_images: int    # images through the steps with the encoder in the graph
+
+    @property
+    def decoder_only_images(self) -> int:
+        "Images through the steps that update the decoder alone (the encoder runs forward, without gradient)"
+        return self.images - self.encoder_images
+
+    def work(self) -> dict:
+        "The counts as a dict (what `train_vinfomax` returns as its history's `work`)"
+        return dict(steps=self.steps, encoder_steps=self.encoder_steps, decoder_steps=self.decoder_steps,
+                    images=self.images, encoder_images=self.encoder_images, decoder_only_images=self.decoder_only_images)
+
+def vinfomax_schedule(n: int,                   # training images
+                      schedule: str = "alternating", epochs: int = 50, warmup_epochs: int = 150,
+                      c1: int = 10, c2: int = 1, batch_size: int = 128,  # as `train_vinfomax`
+                      ) -> VInfoMaxSchedule:
+    "The schedule `train_vinfomax` runs on `n` images with these settings, counted without training"
+    phases = vinfomax_phases(schedule, epochs, warmup_epochs)
+    for name, v in (("n", n), ("c1", c1), ("c2", c2), ("batch_size", batch_size)): check_int(name, v, 1)
+    sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
+    steps = enc_steps = dec_steps = images = enc_images = t = 0
+    for ep, phase in enumerate(phases):
+        if ep == 0 or phase != phases[ep - 1]: t = 0   # steps are counted within a phase, as the trainer does
+        for b in sizes:
+            dec, enc = vinfomax_updates(phase, t, c1, c2)
+            steps += 1; images += b; dec_steps += dec; enc_steps += enc; enc_images += b * enc; t += 1
+    return VInfoMaxSchedule(tuple(phases), steps, enc_steps, dec_steps, images, enc_images)
 
 # %% ../nbs/05a_vinfo.ipynb #0c8d228e
 @torch.no_grad()
@@ -422,19 +462,20 @@ def train_vinfomax(encoder: nn.Module,        # e_θ: inputs -> representation [
                    device="auto",
                    checkpoint: Checkpoint | None = None,  # resume from / save to it; `every` counts epochs
                   ) -> dict:
-    "V-InfoMax (eq. 15): min_{θ,ω} mean ‖x − φ_ω(e_θ(x))‖²; returns per-epoch history"
-    phases = _phases(schedule, epochs, warmup_epochs)
+    "V-InfoMax (eq. 15): min_{θ,ω} mean ‖x − φ_ω(e_θ(x))‖²; returns per-epoch history and the training's `work` (`vinfomax_schedule`)"
+    phases = vinfomax_phases(schedule, epochs, warmup_epochs)
     for n, v in (("c1", c1), ("c2", c2), ("batch_size", batch_size), ("eval_every", eval_every)): check_int(n, v, 1)
     if len(x_train) == 0 or len(x_val) == 0: raise ValueError("x_train and x_val must not be empty")
     device = resolve_device(device); encoder.to(device); decoder.to(device)
     opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),
             "decoder": torch.optim.Adam(decoder.parameters(), lr=lr if decoder_lr is None else decoder_lr,
                                         weight_decay=weight_decay if decoder_weight_decay is None else decoder_weight_decay)}
-    step = lambda xb, t, phase: _recon_step(encoder, decoder, opts, xb, *_updates(phase, t, c1, c2))
+    step = lambda xb, t, phase: _recon_step(encoder, decoder, opts, xb, *vinfomax_updates(phase, t, c1, c2))
     validate = lambda: reconstruction_error(encoder, decoder, x_val, device=device)
     hist = _train_loop(encoder, {"encoder": encoder, "decoder": decoder}, opts, phases, step, validate, x_train,
                        batch_size, evaluate, eval_every, augment, seed, checkpoint, device, f"V-InfoMax {schedule}")
     hist["schedule"] = schedule
+    hist["work"] = vinfomax_schedule(len(x_train), schedule, epochs, warmup_epochs, c1, c2, batch_size).work()
     return hist
 
 # %% ../nbs/05a_vinfo.ipynb #7f0b52e7
@@ -486,9 +527,10 @@ def train_infomax(encoder: nn.Module,          # e_θ
                   batch_size: int = 128,
                   evaluate: Callable | None = None, eval_every: int = 1, augment: Callable | None = None,
                   seed: int = 0, device="auto", checkpoint: Checkpoint | None = None) -> dict:
-    "InfoMax (eq. 12): max_{θ,ω} InfoNCE(T_ω; x, e_θ(x)); per-epoch history (val_loss = validation InfoNCE, nats)"
+    """InfoMax (eq. 12): max_{θ,ω} InfoNCE(T_ω; x, e_θ(x)); per-epoch history (val_loss = validation InfoNCE, nats)
+    and the training's `work` (steps, images)"""
     from minfo.bounds import infonce
-    phases = _phases("joint", epochs, 0)
+    phases = vinfomax_phases("joint", epochs, 0)
     for n, v in (("batch_size", batch_size), ("eval_every", eval_every)): check_int(n, v, 2 if n == "batch_size" else 1)
     if len(x_val) < batch_size: raise ValueError(f"x_val needs at least batch_size={batch_size} rows")
     device = resolve_device(device); encoder.to(device); critic.to(device)
@@ -505,4 +547,6 @@ def train_infomax(encoder: nn.Module,          # e_θ
     hist = _train_loop(encoder, {"encoder": encoder, "critic": critic}, opts, phases, step, validate, x_train,
                        batch_size, evaluate, eval_every, augment, seed, checkpoint, device, "InfoMax")
     hist["schedule"] = "infomax"
+    full, rest = divmod(len(x_train), batch_size)   # a last batch of one image is skipped (InfoNCE needs two)
+    hist["work"] = dict(steps=epochs * (full + (rest >= 2)), images=epochs * (full * batch_size + rest * (rest >= 2)))
     return hist

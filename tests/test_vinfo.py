@@ -128,3 +128,22 @@ def test_probe_evaluator_linear_method():
     a = probe_evaluator(xt[:400], y[:400], xt[400:], y[400:], linear_method="saga", linear_tol=1e-6, **kw)(torch.nn.Identity())
     b = probe_evaluator(xt[:400], y[:400], xt[400:], y[400:], linear_method="lbfgs", linear_tol=1e-9, **kw)(torch.nn.Identity())
     assert abs(a["linear_acc"] - b["linear_acc"]) <= 0.01 and a["linear_acc"] > 0.8
+
+
+def test_vinfomax_schedule_is_the_trainers_and_checks_its_settings():
+    "the public schedule counts what train_vinfomax reports; bad settings name the parameter"
+    from minfo.vinfo import train_vinfomax, vinfomax_schedule
+    s = vinfomax_schedule(1000, "alternating", epochs=4, warmup_epochs=2, c1=10, c2=1, batch_size=128)   # 8 steps an epoch
+    assert s.phases == ("warmup",) * 2 + ("alternating",) * 4
+    assert s.steps == 48 and s.encoder_steps == 2 and s.images == 6000 and s.decoder_only_images == s.images - s.encoder_images
+    j = vinfomax_schedule(1000, "joint", epochs=4, warmup_epochs=2, batch_size=128)   # joint: the warm-up is not run
+    assert j.steps == j.encoder_steps == j.decoder_steps == 32 and j.encoder_images == 4000
+    torch.manual_seed(0)
+    x = torch.rand(40, 1, 4, 4)
+    h = train_vinfomax(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)), torch.nn.Linear(3, 16), x, x[:8],
+                       "alternating", epochs=2, warmup_epochs=1, c1=2, c2=1, batch_size=16, device="cpu")
+    assert h["work"] == vinfomax_schedule(40, "alternating", 2, 1, 2, 1, 16).work()
+    for kw, msg in ((dict(n=0), "n must be"), (dict(n=10, schedule="greedy"), "unknown schedule"),
+                    (dict(n=10, batch_size=1.5), "batch_size must be an integer"), (dict(n=10, epochs=0), "epochs must be")):
+        with pytest.raises((ValueError, TypeError), match=msg):
+            vinfomax_schedule(**kw)

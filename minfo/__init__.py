@@ -7,8 +7,6 @@ __version__ = "0.1.0"
 __all__ = []
 
 # %% ../nbs/07_using.ipynb #6fac2a24
-import importlib
-
 _PKG = "minfo"
 _LAZY = {  # top-level name -> the minfo module that defines it
     "estimate_mi": "estimate", "train_critics": "estimate", "MIEstimate": "estimate", "MIEstimator": "estimate",
@@ -19,19 +17,20 @@ _LAZY = {  # top-level name -> the minfo module that defines it
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
     "linear_probe": "evaluate", "mlp_probe": "evaluate", "nmi": "evaluate",
 }
-_MODULES = ("bounds", "book", "cli", "critics", "data", "encoders", "estimate", "evaluate", "gaussians", "info", "plots",
-            "run", "sae", "tasks", "vinfo")
+_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "evaluate", "gaussians", "harness", "info", "plots",
+            "sae", "tasks", "utils", "vinfo")
 
 
 def __getattr__(name: str):
     "`minfo.NAME` for the names of `_LAZY` (imported from their module on first use) and the submodules."
+    from importlib import import_module  # here, not at the top: nbdev writes `__version__` and `__all__` above this cell
     if name in _MODULES:
-        return importlib.import_module(f"{_PKG}.{name}")
+        return import_module(f"{_PKG}.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module {_PKG!r} has no attribute {name!r}; its top-level names are {sorted(_LAZY)}")
     mod = f"{_PKG}.{_LAZY[name]}"
     try:
-        module = importlib.import_module(mod)
+        module = import_module(mod)
     except ModuleNotFoundError as e:
         if e.name != mod:
             raise  # a missing dependency: its own message says which

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -168,6 +169,7 @@ def _step_infonce(s: Scores, state=None) -> StepOut:
     if s.matrix is None: raise ValueError("infonce needs the N x N matrix of all pairs (scores='matrix')")
     v = infonce(s.matrix); return StepOut(v, -v)
 
+# %% ../nbs/01_background.ipynb #3f9a1c52
 @dataclass(frozen=True)
 class BoundSpec:
     "What a named bound is and how to call it"
@@ -189,6 +191,7 @@ class BoundSpec:
     @property
     def trainable(self) -> bool: return self.step is not None
 
+# %% ../nbs/01_background.ipynb #8d4e7b06
 BOUNDS: dict[str, BoundSpec] = {s.name: s for s in [
     BoundSpec("dv", "lower bound", dv, "pair", "eq. (4)", summary="Donsker–Varadhan: mean T_p − log mean e^T_q",
               step=_step_dv, trains_on="dv", offset_exact=False),

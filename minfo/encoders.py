@@ -9,12 +9,11 @@ import math
 import numbers
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .utils import Checkpoint, count_flops, progress, resolve_device, seed_everything
+from .utils import Checkpoint, count_flops, progress, resolve_device
 
 # %% auto #0
 __all__ = ['TAPS', 'MILESTONES', 'AUGMENTS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5',

@@ -8,14 +8,13 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .bounds import BOUNDS, BoundSpec, Scores, StepOut, get_bound
+from .bounds import BOUNDS, Scores, StepOut, get_bound
 from .critics import ACTIVATIONS, CHUNK_ROWS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
 from .utils import is_int, is_num, check_bool, check_choice, check_int, check_number, count_flops, progress, resolve_device
 
@@ -215,7 +214,7 @@ class EstimatorSettings:
     progress: bool | None = None        # progress bar: None = in a terminal or notebook; MINFO_PROGRESS=0 turns it off
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)
+        def set_(k, v): object.__setattr__(self, k, v)
         b = self.bound
         if isinstance(b, (list, tuple)):
             if not b: raise ValueError("bound is an empty list: give a bound name, or one per source")
@@ -442,7 +441,7 @@ class History:
     def record(self, step: int, alive: torch.Tensor, heldout: tuple | None = None):
         "Store the means since the last evaluation (nan for diverged critics) and the held-out (value, plug-in)"
         a = alive.cpu().numpy()
-        mean = lambda t: np.where(a, t.cpu().numpy() / max(self.n, 1), np.nan)
+        def mean(t): return np.where(a, t.cpu().numpy() / max(self.n, 1), np.nan)
         self.rows["train"].append(mean(self.acc)); self.rows["plug"].append(mean(self.acc_plug))
         if heldout is not None:
             self.rows["val"].append(np.where(a, heldout[0], np.nan)); self.rows["val_plug"].append(np.where(a, heldout[1], np.nan))

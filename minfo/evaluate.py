@@ -5,8 +5,6 @@
 # %% ../nbs/04_label_mi.ipynb #62a9ce51
 from __future__ import annotations
 
-import math
-import time
 
 import numpy as np
 import torch

@@ -9,7 +9,9 @@ import functools
 import inspect
 import math
 import time
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,15 +20,14 @@ from .estimate import check_int, check_number, is_label_column
 from .gaussians import rho_from_mi
 from .info import mutual_info
 from .utils import progress
-from .harness.cache import cache_path, cached, checkpoint_for, get_results_dir  # TODO(helper): the library must not import the harness
-from .harness.executors import Job, run_cached_jobs
 
 # %% auto #0
 __all__ = ['TRANSFORMS', 'CODE', 'Task', 'gaussian_mi', 'SplitGaussian', 'binormal', 'multinormal_dense', 'multinormal_sparse',
            'high_mi_gaussian', 'student_t_mi', 'StudentT', 'student_identity', 'AdditiveUniform', 'half_cube',
            'half_cube_inv', 'normal_cdf', 'normal_cdf_inv', 'Spiral', 'Transformed', 'transform', 'spiral', 'wiggly',
            'bimodal', 'swissroll', 'DiscreteTask', 'noisy_channel', 'LabelMixture', 'bmi_v1_tasks', 'high_mi_tasks',
-           'discrete_tasks', 'all_tasks', 'get_task', 'cca_mi', 'ksg_mi', 'draw', 'run_one', 'benchmark', 'summarize']
+           'discrete_tasks', 'all_tasks', 'get_task', 'cca_mi', 'ksg_mi', 'draw', 'run_one', 'BenchmarkJob',
+           'compute_here', 'benchmark', 'summarize']
 
 # %% ../nbs/08a_tasks.ipynb #7244a44f
 def _check_n(n) -> int:
@@ -69,7 +70,7 @@ def gaussian_mi(cov,        # [d_x + d_y, d_x + d_y] positive definite covarianc
                ) -> float:  # nats
     "MI of a Gaussian vector split into x and y: $\\tfrac12\\log\\frac{\\det\\Sigma_{XX}\\det\\Sigma_{YY}}{\\det\\Sigma}$"
     S = _check_cov(cov, dim_x)
-    ld = lambda A: float(torch.linalg.slogdet(A)[1])
+    def ld(A): return float(torch.linalg.slogdet(A)[1])
     return max(0.0, 0.5 * (ld(S[:dim_x, :dim_x]) + ld(S[dim_x:, dim_x:]) - ld(S)))
 
 def _check_cov(cov, dim_x) -> torch.Tensor:
@@ -238,13 +239,21 @@ def normal_cdf_inv(u: torch.Tensor) -> torch.Tensor:
     return math.sqrt(2) * torch.erfinv(2 * u - 1)
 
 class Spiral:
-    "x ↦ R(v‖x‖²) x: rotation of coordinates (0, 1) by the angle v‖x‖² (the norm, hence the angle, is kept)"
-    def __init__(self, speed: float): self.speed = float(speed)
+    "x ↦ R(v‖x‖²) x: rotation of the coordinates `plane` = (i, j) by the angle v‖x‖² (the norm, hence the angle, is kept)"
+    def __init__(self, speed: float,                    # v
+                 plane: tuple[int, int] = (0, 1)):      # the two coordinates it turns, i < j
+        i, j = plane
+        if not (isinstance(i, int) and isinstance(j, int) and 0 <= i < j):
+            raise ValueError(f"plane must be two coordinates (i, j) with 0 <= i < j, got {plane!r}")
+        self.speed, self.plane = float(speed), (i, j)
     def _rot(self, t: torch.Tensor, sign: float) -> torch.Tensor:
+        i, j = self.plane
+        if t.shape[1] <= j:
+            raise ValueError(f"this spiral turns coordinates {self.plane}: it needs at least {j + 1} columns, got {t.shape[1]}")
         a = sign * self.speed * (t * t).sum(1)
         c, s = torch.cos(a), torch.sin(a)
         out = t.clone()
-        out[:, 0], out[:, 1] = c * t[:, 0] - s * t[:, 1], s * t[:, 0] + c * t[:, 1]
+        out[:, i], out[:, j] = c * t[:, i] - s * t[:, j], s * t[:, i] + c * t[:, j]
         return out
     def __call__(self, t): return self._rot(t, 1.0)
     def inverse(self, u): return self._rot(u, -1.0)
@@ -278,10 +287,12 @@ def transform(base: Task,   # task with continuous x, y
     return Transformed(base, f, f, kind, label)
 
 def spiral(base: Task, speed: float = 1.0) -> Transformed:  # speed v·d: the angle is (speed / d) ‖x‖²
-    "Czyż et al.'s `spiral-ID`: x and y each rotated in their first plane by an angle (speed / d)‖·‖²"
-    if min(base.dim_x, base.dim_y) < 2: raise ValueError(f"spiral needs at least 2 dimensions in x and y, got {base.dim_x} × {base.dim_y}")
+    "Czyż et al.'s `spiral-ID` (as the `bmi` package builds it): x turned in its plane (0, 1), y in (1, 2), by (speed / d)‖·‖²"
+    if base.dim_x < 2 or base.dim_y < 3:
+        raise ValueError(f"spiral needs at least 2 dimensions in x and at least 3 in y (x turns in its coordinates (0, 1), "
+                         f"y in (1, 2)), got {base.dim_x} × {base.dim_y}")
     check_number("speed", speed)
-    return Transformed(base, Spiral(speed / base.dim_x), Spiral(speed / base.dim_y), "spiral", "Spiral")
+    return Transformed(base, Spiral(speed / base.dim_x, (0, 1)), Spiral(speed / base.dim_y, (1, 2)), "spiral", "Spiral")
 
 # %% ../nbs/08a_tasks.ipynb #5194a38f
 def _wiggle_x(t): return t + 0.4 * torch.sin(t) + 0.2 * torch.sin(1.5 * t + 1) + 0.1 * torch.sin(2.5 * t + 2)
@@ -477,7 +488,7 @@ def ksg_mi(x, y,          # [n, d_x], [n, d_y] continuous samples (numpy or torc
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
 # %% ../nbs/08a_tasks.ipynb #1959961f
-CODE = ["minfo.tasks", "minfo.estimate"]   # the code whose fingerprint keys every benchmark entry
+CODE = ["minfo.tasks", "minfo.estimate"]   # the library code a benchmark result depends on (what a caching runner fingerprints)
 _CAUGHT = (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError)
 
 def _is_minfo(est) -> bool: return hasattr(est, "settings") and hasattr(est, "train") and hasattr(est.settings, "as_dict")
@@ -562,99 +573,109 @@ def _train_group(members, data, estimators, seed, checkpoint=None) -> dict:
     return {key: dict(_values(r), seconds=share, batched=len(members)) for key, r in zip(members, res)}
 
 # %% ../nbs/08a_tasks.ipynb #174242a2
-def _group_compute(members, tasks, estimators, seed, n_samples, cache_name, results_dir, checkpoint_every, conf) -> dict:
-    "One batched model's job: draw its data, train it (checkpointed), store each member's entry; {(task id, name): row fields}"
-    t0 = time.perf_counter()
+@dataclass(frozen=True)
+class BenchmarkJob:
+    "One independent piece of a benchmark: `compute()` gives its result; `name` and `config` say what it is (a runner may store it)"
+    name: str                    # "group" (a batched model) or "TASKID-ESTIMATOR" (one entry)
+    config: dict                 # everything its result depends on (JSON-able): the task(s), estimator settings, seed, n_samples
+    compute: Callable[[], Any]   # no arguments; carries its tasks and estimators (never data): it can be pickled to a worker
+
+def compute_here(jobs: Sequence[BenchmarkJob],   # what `benchmark` hands its runner
+                 progress_bar: bool | None = None,
+                ) -> list:                       # each job's `compute()`, in order
+    "The default runner of `benchmark`: every job computed here, in order; nothing is stored"
+    return [j.compute() for j in progress(list(jobs), enabled=progress_bar, desc="benchmark", leave=False)]
+
+def _group_compute(members, tasks, estimators, seed, n_samples, checkpoint, conf) -> dict:
+    "One batched model's job: draw its data, train it (checkpointed); {(task id, name): row fields}"
     data = {tid: draw(tasks[tid], seed, n_samples) for tid, _ in members}
-    ck = checkpoint_for(cache_name, "group", conf, results_dir, every=checkpoint_every, code=CODE) if checkpoint_every else None
-    out = _train_group(members, data, estimators, seed, ck)
+    ck = checkpoint("group", conf) if checkpoint is not None else None
+    try:
+        out = _train_group(members, data, estimators, seed, ck)
+    except _CAUGHT:   # the model failed as a whole: its members one by one, each failure recorded in its row
+        out = {(tid, n): run_one(estimators[n], *data[tid], seed) for tid, n in members}
     if ck is not None: ck.clear()
-    share = (time.perf_counter() - t0) / len(members)   # of the whole job: data, training, checkpoints
-    for tid, name in members:   # each member's entry, stored with its share (inside this job's own entry: counted once)
-        cached(cache_name, f"{tid}-{name}", _entry_config(tasks[tid], name, estimators[name], seed, n_samples),
-               lambda v=out[(tid, name)]: v, results_dir, code=CODE, seconds=share)
     return out
 
 def _entry_compute(est, task, seed, n_samples) -> dict:
     "One (task, estimator, seed) entry's job: draw its data and run the estimator"
     return run_one(est, *draw(task, seed, n_samples), seed)
 
-def _group_jobs(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, job_cpus) -> list[tuple]:
-    "One job per batched model of the missing entries of minfo estimators: [(Job, members, seed)]"
+def _handed_over(value: dict) -> dict:
+    "A model member's entry: the value its model computed"
+    return value
+
+def _group_jobs(keys, estimators, n_samples, checkpoint) -> list[tuple]:
+    "One job per batched model of the entries `keys` of minfo estimators: [(BenchmarkJob, members, seed)]"
     groups: dict[tuple, list] = {}
-    by_id = {}
-    for t, n, s in missing:
+    by_id, data = {}, {}
+    for t, n, s in keys:
         if _is_minfo(estimators[n]):
             by_id[t.id] = t
-            groups.setdefault(_group_key(estimators[n], *get(t, s), s), []).append((t.id, n))
+            if (t.id, s) not in data: data[(t.id, s)] = draw(t, s, n_samples)   # the encoded widths decide the groups
+            groups.setdefault(_group_key(estimators[n], *data[(t.id, s)], s), []).append((t.id, n))
     jobs = []
     for key, members in groups.items():
         seed = key[2]
         conf = dict(members=[[_task_config(by_id[tid]), n, _estimator_config(estimators[n])] for tid, n in members],
                     seed=seed, n_samples=n_samples)
         compute = functools.partial(_group_compute, members, {tid: by_id[tid] for tid, _ in members},
-                                    {n: estimators[n] for _, n in members}, seed, n_samples, cache_name, results_dir,
-                                    checkpoint_every, conf)
-        jobs.append((Job("group", conf, compute, num_cpus=job_cpus), members, seed))
+                                    {n: estimators[n] for _, n in members}, seed, n_samples, checkpoint, conf)
+        jobs.append((BenchmarkJob("group", conf, compute), members, seed))
     return jobs
 
 # %% ../nbs/08a_tasks.ipynb #8bfd267e
-def benchmark(estimators: dict,                  # {name: MIEstimator | object with .estimate(x, y) | function (x, y) -> float}
-              tasks: Sequence[Task],             # tasks of this module (or any Task)
-              seeds: Sequence[int] = (0,),       # one data draw (and critic seed) per seed
-              n_samples: int = 5000,             # rows per data set
-              results_dir=None,                  # cache folder (None: $MINFO_RESULTS, else ~/.cache/minfo/results); shared by all workers on Ray
-              cache_name: str = "tasks",         # the cache's chapter folder
-              batch: bool = True,                # train the missing minfo entries of a seed together (train_critics)
-              checkpoint_every: int | None = None,  # batched models: checkpoint every this many steps (resumable)
-              progress_bar: bool | None = None,
-              executor: str = "local",           # "local" or "ray": where the independent jobs (models, other entries) run (`minfo.run.run_cached_jobs`)
-              job_cpus: float = 1,               # cores (torch threads) of one job on a Ray worker
-             ) -> list[dict]:                    # one row per (task, estimator, seed), tasks outer
-    "Run every estimator on every task and seed, cached per (task, estimator, seed); a tidy list of rows"
+def _run(runner, jobs: list) -> list:
+    if not jobs: return []
+    out = runner(jobs)
+    if not isinstance(out, (list, tuple)) or len(out) != len(jobs):
+        raise TypeError(f"runner must return a list of the {len(jobs)} jobs' results, in order; got {type(out).__name__}"
+                        + (f" of {len(out)}" if isinstance(out, (list, tuple)) else ""))
+    for o in out:
+        if isinstance(o, BaseException): raise o
+    return list(out)
+
+def _check_run_args(estimators, tasks, seeds, n_samples, runner, checkpoint):
     estimators = _check_estimators(estimators)
     tasks = list(tasks)
     if not tasks or not all(isinstance(t, Task) for t in tasks): raise TypeError("tasks must be a non-empty list of minfo.tasks Task")
     if len({t.id for t in tasks}) < len(tasks): raise ValueError("task ids must be distinct")
     seeds = [check_int("seed", s, 0) for s in seeds]
     if not seeds: raise ValueError("seeds is empty")
-    n_samples = check_int("n_samples", n_samples, 2)
-    results_dir = str(get_results_dir(results_dir).resolve())   # the same folder for this process and its workers
-    device = next((e.settings.device for e in estimators.values() if _is_minfo(e)), "cpu")
+    if runner is not None and not callable(runner): raise TypeError("runner must be a function jobs -> results (or None)")
+    if checkpoint is not None and not callable(checkpoint):
+        raise TypeError("checkpoint must be a function (name, config) -> Checkpoint (or None)")
+    return estimators, tasks, seeds, check_int("n_samples", n_samples, 2)
+
+def benchmark(estimators: dict,                  # {name: MIEstimator | object with .estimate(x, y) | function (x, y) -> float}
+              tasks: Sequence[Task],             # tasks of this module (or any Task)
+              seeds: Sequence[int] = (0,),       # one data draw (and critic seed) per seed
+              n_samples: int = 5000,             # rows per data set
+              runner: Callable[[list], list] | None = None,  # list of BenchmarkJob -> their results, in order (None: `compute_here`)
+              checkpoint: Callable | None = None,  # (name, config) -> Checkpoint of a batched model's training (None: none)
+              batch: bool = True,                # train the minfo entries of a seed together (train_critics)
+              progress_bar: bool | None = None,  # the default runner's bar
+             ) -> list[dict]:                    # one row per (task, estimator, seed), tasks outer
+    "Run every estimator on every task and seed, as independent jobs handed to `runner`; a tidy list of rows"
+    estimators, tasks, seeds, n_samples = _check_run_args(estimators, tasks, seeds, n_samples, runner, checkpoint)
+    runner = runner if runner is not None else functools.partial(compute_here, progress_bar=progress_bar)
     keys = [(t, name, s) for t in tasks for name in estimators for s in seeds]
     conf = {(t.id, n, s): _entry_config(t, n, estimators[n], s, n_samples) for t, n, s in keys}
-    missing = [(t, n, s) for t, n, s in keys
-               if not cache_path(cache_name, f"{t.id}-{n}", conf[(t.id, n, s)], results_dir, code=CODE).exists()]
-    data = {}
-    def get(t, s):
-        if (t.id, s) not in data: data[(t.id, s)] = draw(t, s, n_samples)
-        return data[(t.id, s)]
-    def entry_jobs(entries):
-        return [Job(f"{t.id}-{n}", conf[(t.id, n, s)], functools.partial(_entry_compute, estimators[n], t, s, n_samples),
-                    num_cpus=job_cpus) for t, n, s in entries]
-    run = functools.partial(run_cached_jobs, cache_name, executor=executor, results_dir=results_dir, code=CODE, device=device)
-    groups = _group_jobs(missing, estimators, get, n_samples, results_dir, cache_name, checkpoint_every, job_cpus) if batch else []
+    def entry_job(t, n, s, compute):
+        return BenchmarkJob(f"{t.id}-{n}", conf[(t.id, n, s)], compute)
+    groups = _group_jobs(keys, estimators, n_samples, checkpoint) if batch else []
     in_group = {(tid, n, seed) for _, members, seed in groups for tid, n in members}
-    alone = [(t, n, s) for t, n, s in missing if (t.id, n, s) not in in_group]
-    outs = run([j for j, _, _ in groups] + entry_jobs(alone), errors="return")    # the independent jobs, all at once
-    done, fresh = {}, {}
-    for (_, members, seed), out in zip(groups, outs):
-        if isinstance(out, _CAUGHT): continue   # a failing model's entries are then run (and their errors recorded) one by one
-        if isinstance(out, BaseException): raise out
-        done.update({(tid, n, seed): v for (tid, n), v in out.items()})
-    for (t, n, s), out in zip(alone, outs[len(groups):]):
-        if isinstance(out, BaseException): raise out
-        fresh[(t.id, n, s)] = out
-    again = [(t, n, s) for t, n, s in missing if (t.id, n, s) in in_group and (t.id, n, s) not in done]
-    fresh.update(zip([(t.id, n, s) for t, n, s in again], run(entry_jobs(again))))
-    rows = []
-    for t, n, s in progress(keys, enabled=progress_bar, desc="benchmark", leave=False):
-        k = (t.id, n, s)
-        compute = lambda k=k, t=t, n=n, s=s: done[k] if k in done else run_one(estimators[n], *get(t, s), s)
-        out = fresh[k] if k in fresh else done[k] if k in done else \
-              cached(cache_name, f"{t.id}-{n}", conf[k], compute, results_dir, code=CODE)   # a group's members: stored by its job
-        rows.append(dict(task=t.id, estimator=n, seed=s, truth=t.mi, truth_stderr=t.mi_stderr, n_samples=n_samples, **out))
-    return rows
+    alone = [(t, n, s) for t, n, s in keys if (t.id, n, s) not in in_group]
+    jobs = [j for j, _, _ in groups] + [entry_job(t, n, s, functools.partial(_entry_compute, estimators[n], t, s, n_samples))
+                                        for t, n, s in alone]
+    outs = _run(runner, jobs)                       # the independent jobs, all at once
+    model = {(tid, n, seed): v for (_, members, seed), out in zip(groups, outs) for (tid, n), v in out.items()}
+    got = {(t.id, n, s): v for (t, n, s), v in zip(alone, outs[len(groups):])}
+    members = [(t, n, s) for t, n, s in keys if (t.id, n, s) in in_group]   # each stored as its own entry
+    got.update(zip([(t.id, n, s) for t, n, s in members],
+                   _run(runner, [entry_job(t, n, s, functools.partial(_handed_over, model[(t.id, n, s)])) for t, n, s in members])))
+    return [dict(task=t.id, estimator=n, seed=s, truth=t.mi, truth_stderr=t.mi_stderr, n_samples=n_samples, **got[(t.id, n, s)])
+            for t, n, s in keys]
 
 # %% ../nbs/08a_tasks.ipynb #38eeda46
 def summarize(rows: list[dict],          # rows of `benchmark`

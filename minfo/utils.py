@@ -219,8 +219,8 @@ def _mv_flops(a, v, *args, **kwargs) -> int: return 2 * a[0] * a[1]
 def _matmul_flops() -> dict:
     "Formulas (on shapes) for the matrix products `torch.utils.flop_counter` does not count: in-place and vector forms"
     aten = torch.ops.aten
-    add = lambda f: (lambda s, a, b, *args, **kwargs: f(a, b))   # self + a·b: the product's FLOPs
-    outer = lambda s, u, v, *args, **kwargs: 2 * u[0] * v[0]
+    def add(f): return lambda s, a, b, *args, **kwargs: f(a, b)   # self + a·b: the product's FLOPs
+    def outer(s, u, v, *args, **kwargs): return 2 * u[0] * v[0]
     return {aten.addmm_: add(_mm_flops), aten.baddbmm_: add(_bmm_flops), aten.addbmm: add(_bmm_flops),
             aten.addbmm_: add(_bmm_flops), aten.mv: _mv_flops, aten.addmv: add(_mv_flops), aten.addmv_: add(_mv_flops),
             aten.addr: outer, aten.addr_: outer, aten.dot: lambda u, v, *a, **k: 2 * u[0], aten.vdot: lambda u, v, *a, **k: 2 * u[0]}

@@ -470,8 +470,8 @@ def train_vinfomax(encoder: nn.Module,        # e_θ: inputs -> representation [
     opts = {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr, weight_decay=weight_decay),
             "decoder": torch.optim.Adam(decoder.parameters(), lr=lr if decoder_lr is None else decoder_lr,
                                         weight_decay=weight_decay if decoder_weight_decay is None else decoder_weight_decay)}
-    step = lambda xb, t, phase: _recon_step(encoder, decoder, opts, xb, *vinfomax_updates(phase, t, c1, c2))
-    validate = lambda: reconstruction_error(encoder, decoder, x_val, device=device)
+    def step(xb, t, phase): return _recon_step(encoder, decoder, opts, xb, *vinfomax_updates(phase, t, c1, c2))
+    def validate(): return reconstruction_error(encoder, decoder, x_val, device=device)
     hist = _train_loop(encoder, {"encoder": encoder, "decoder": decoder}, opts, phases, step, validate, x_train,
                        batch_size, evaluate, eval_every, augment, seed, checkpoint, device, f"V-InfoMax {schedule}")
     hist["schedule"] = schedule
@@ -543,7 +543,7 @@ def train_infomax(encoder: nn.Module,          # e_θ
         loss.backward()
         for o in opts.values(): o.step()
         return -loss.item()
-    validate = lambda: _infonce_batches(encoder, critic, x_val, batch_size, device)
+    def validate(): return _infonce_batches(encoder, critic, x_val, batch_size, device)
     hist = _train_loop(encoder, {"encoder": encoder, "critic": critic}, opts, phases, step, validate, x_train,
                        batch_size, evaluate, eval_every, augment, seed, checkpoint, device, "InfoMax")
     hist["schedule"] = "infomax"

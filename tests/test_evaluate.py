@@ -176,7 +176,8 @@ def test_saga_agrees_with_lbfgs_and_keeps_the_return_shape():
 
 def test_saga_without_sklearn_names_the_extra(monkeypatch):
     "importing minfo.evaluate imports no scikit-learn; asking for SAGA without it is an ImportError naming the extra"
-    import subprocess, sys
+    import subprocess
+    import sys
     out = subprocess.run([sys.executable, "-c", "import sys, minfo.evaluate; print('sklearn' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

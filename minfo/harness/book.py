@@ -26,7 +26,7 @@ if _missing:  # checked without importing them: `import minfo.harness.book` stay
     raise ImportError(f"minfo.harness.book builds the book and needs the `book` extra (missing: {', '.join(_missing)}): "
                       "pip install 'minfo-lab[book]'  (from a checkout: pip install '.[book]')")
 
-from fastcore.docments import MarkdownRenderer
+from fastcore.docments import MarkdownRenderer  # noqa: E402 (after the check that names the extra)
 
 # %% auto #0
 __all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'kernel_config', 'execute_chapter',
@@ -75,7 +75,7 @@ def prepare_for_book(nb_path: Path) -> None:
      "nbdev's `default_exp` and `hide` cells and the parameters papermill injected removed.")
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
-    tags_of = lambda c: c.get("metadata", {}).get("tags", [])
+    def tags_of(c): return c.get("metadata", {}).get("tags", [])
     for c in nb.cells:
         first = c.source.lstrip().split("\n", 1)[0].replace(" ", "") if c.cell_type == "code" else ""
         extra = ["remove-cell"] if first.startswith(("#|default_exp", "#|hide")) else []

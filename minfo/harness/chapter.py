@@ -5,9 +5,7 @@
 # %% ../../nbs/09g_chapter.ipynb #8dd0d8092fe74a7c96281538738b07e2
 from __future__ import annotations
 
-import pickle
-import sys
-from dataclasses import asdict
+import inspect
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -100,7 +98,9 @@ def job(self: Chapter, experiment: str, config: dict, compute: Callable[[], Any]
 @_method(Chapter)
 def run(self: Chapter, jobs: list[Job],
         max_job_bytes: int | None = None,  # on Ray, refuse a job that pickles to more (a job must not carry the data)
-        force: bool = False, errors: str = "raise") -> list:
+        force: bool = False, errors: str = "raise",
+        code=None,  # the library code these jobs depend on, when it is not the chapter's (`code` of `cached`)
+        ) -> list:
     "The results of `jobs`, in order: computed here or on Ray into the cache, else read back; says how many of each."
     jobs = list(jobs)
     if self.executor == "ray" and max_job_bytes is not None:
@@ -111,7 +111,7 @@ def run(self: Chapter, jobs: list[Job],
                 raise ValueError(f"job {j.experiment} pickles to {size:,} bytes, more than max_job_bytes={max_job_bytes:,}: "
                                  "a job must read its data through Chapter.data, not carry it")
     n = len(CACHE_LOG)
-    out = run_cached_jobs(self.slug, jobs, executor=self.executor, results_dir=self.results_dir, code=self.code,
+    out = run_cached_jobs(self.slug, jobs, executor=self.executor, results_dir=self.results_dir, code=code or self.code,
                           device=self.device, errors=errors, force=force)
     mine = [e for e in CACHE_LOG[n:] if e[0] == self.slug]
     stats = dict(jobs=len(jobs), computed=sum(not e[3] for e in mine), read_back=sum(bool(e[3]) for e in mine),
@@ -123,15 +123,15 @@ def run(self: Chapter, jobs: list[Job],
 
 
 @_method(Chapter)
-def cached(self: Chapter, experiment: str, config: dict, compute: Callable[[], Any], force: bool = False) -> Any:
-    "One result of this chapter through the cache (`cached` with the chapter's folder and code)."
-    return cache_result(self.slug, experiment, config, compute, self.results_dir, force=force, code=self.code)
+def cached(self: Chapter, experiment: str, config: dict, compute: Callable[[], Any], force: bool = False, code=None) -> Any:
+    "One result of this chapter through the cache (`cached` with the chapter's folder, and its code unless `code` is given)."
+    return cache_result(self.slug, experiment, config, compute, self.results_dir, force=force, code=code or self.code)
 
 
 @_method(Chapter)
-def checkpoint(self: Chapter, experiment: str, config: dict, every: int = 1000):
-    "The `Checkpoint` of one of this chapter's experiments (beside its cache entry)."
-    return checkpoint_for(self.slug, experiment, config, self.results_dir, every=every, code=self.code)
+def checkpoint(self: Chapter, experiment: str, config: dict, every: int = 1000, code=None):
+    "The `Checkpoint` of one of this chapter's experiments (beside its cache entry; `code` as in `cached`)."
+    return checkpoint_for(self.slug, experiment, config, self.results_dir, every=every, code=code or self.code)
 
 # %% ../../nbs/09g_chapter.ipynb #b118ea5561624da68c537baed56e602f
 @_method(Chapter)
@@ -164,7 +164,7 @@ def claim(self: Chapter, claim_id: str, *,
     "Judge `data` by `rule` after checking that the rule rejects every false case; the row joins the chapter's ledger."
     fc = self.judge(claim_id, rule, false_cases)
     v = as_verdict(rule(data))
-    text = tolerance or (getattr(rule, "__doc__", None) or "").strip()
+    text = tolerance or inspect.cleandoc(getattr(rule, "__doc__", None) or "")
     if not text:
         raise ValueError(f"claim {claim_id}: state its rule (a docstring on the rule, or tolerance=...)")
     row = claim_row(claim_id, chapter=self.slug, reference=ref, statement=statement, profile=self.profile,

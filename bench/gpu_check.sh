@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The accelerator check (DESIGN.md, "Accelerator"): on a lent GPU machine, run the benchmarks with
 # --device cuda, then each chapter at the `smoke` profile on CUDA, writing logs and a timings table to $OUT.
-# Sized to finish in about 12 minutes on one H200 (BUDGET, seconds): the benches first, then as many chapters as fit. Uses the machine's own python (PY=...) with this checkout
+# Sized for one 10-minute call on one H200 (BUDGET, seconds): the report-scale high-MI run, the benches, then as many
+# chapters as fit. Uses the machine's own python (PY=...) with this checkout
 # on PYTHONPATH: a lent machine starts bare and reaches no package registry.
 #   bash bench/gpu_check.sh            (OUT defaults to _build/gpu_check)
 set -uo pipefail
@@ -11,9 +12,12 @@ PY=${PY:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MINFO_PROGRESS=0 MINFO_RESULTS="$OUT/results"
 timings="$OUT/timings.tsv"; printf 'what\tseconds\texit\n' > "$timings"
 
+BUDGET=${BUDGET:-570}   # seconds for the whole check (one call of the device tool: 600 s); a step starts only while it lasts
 step() {  # step NAME CMD...: run, append its output to $OUT/log.txt, time it (few files: the device tool returns at most 8)
   local name=$1; shift; local t0; t0=$(date +%s%N)
-  echo "=== $name" >> "$OUT/log.txt"; "$@" >> "$OUT/log.txt" 2>&1; local rc=$?
+  if [[ -n ${T0:-} ]] && (( $(date +%s) - T0 > BUDGET - 60 )); then echo "budget spent: $name skipped" | tee -a "$OUT/log.txt"; return; fi
+  local left=$(( BUDGET - ( $(date +%s) - ${T0:-$(date +%s)} ) ))   # no step runs past the budget
+  echo "=== $name" >> "$OUT/log.txt"; timeout "$left" "$@" >> "$OUT/log.txt" 2>&1; local rc=$?
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   printf '%s\t%d.%03d\t%s\n' "$name" $((ms / 1000)) $((ms % 1000)) "$rc" >> "$timings"
   echo "$name: exit $rc"; tail -n 12 "$OUT/log.txt"
@@ -21,6 +25,9 @@ step() {  # step NAME CMD...: run, append its output to $OUT/log.txt, time it (f
 
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" | tee "$OUT/device.txt"
 T0=$(date +%s)
+# first the headline at the report's scale: Fig. 1a (MINE, N = 1024) and Fig. 2a-b (NWJ) with the 2x512 critic and
+# 100,000 steps, 6.1 PFLOP in all (bench/high_mi_gpu.py --dry-run); curves to $OUT for the high-MI chapter's rules
+step high_mi_report_scale timeout 420 $PY bench/high_mi_gpu.py --device cuda --json "$OUT/high_mi.json" --npz "$OUT/high_mi_curves.npz"
 # critic sweeps: the report's 28-critic Fig. 1-2 grid batched vs one critic at a time (goal >= 10x), one critic vs a
 # plain loop, bf16 matmuls; then all-pairs InfoNCE memory at the report's 2x512 critic, up to |Y| = 1024 (chunked)
 step bench_critic_sweep_k28 timeout 150 $PY bench/critic_sweep.py --device cuda --k 28 --steps 100 --repeats 2 --bf16 --json "$OUT/critic_sweep_k28.json"
@@ -30,7 +37,6 @@ step bench_encoder_train timeout 120 $PY bench/encoder_train.py --device cuda --
 step bench_encoder_train_cifar timeout 150 $PY bench/encoder_train.py --device cuda --models resnet18 --shape 3,32,32 --width 64 --batch 512 --images 16384 --repeats 2
 step bench_bf16_study timeout 150 $PY bench/bf16_study.py --device cuda --json "$OUT/bf16_study.json"
 step bench_probe timeout 90 $PY bench/probe.py --device cuda
-BUDGET=${BUDGET:-720}   # seconds for the whole check; chapters start only while it lasts
 if $PY -c "import papermill" 2>/dev/null; then
   for nb in $($PY -c "from minfo.harness.book import toc_files; print(' '.join(toc_files()[1:]))"); do
     case "$nb" in */0[0-9]_*) ;; *) continue ;; esac   # the experiment chapters only

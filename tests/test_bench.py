@@ -19,6 +19,8 @@ CASES = {
     "chunked_scores": (["--n", "16,48", "--hidden", "8,8", "--chunk-rows", "256", "--unchunked-max", "48", "--steps", "1"],
                        ["rows"]),
     "encoder_train": (["--models", "lenet5", "--images", "64", "--batch", "32", "--repeats", "1"], None),
+    "high_mi_gpu": (["--device", "cpu", "--steps", "40", "--levels", "2.5,30", "--fig2b-n", "32", "--hidden", "8,8",
+                     "--n-mine", "32", "--n-nwj", "32"], ["rows", "gflop", "work"]),
     "bf16_study": (["--seeds", "2", "--steps", "4", "--batch", "16", "--hidden", "8,8", "--levels", "2"], ["rows", "verdict"]),
 }
 

@@ -16,7 +16,7 @@ EXECUTOR ?= local
 # Exact pins, tested here (see DESIGN.md); the library's own requirements in settings.ini stay loose.
 PINS := torch==2.14.1 torchvision==0.29.1 "jupyter-book>=1.0.4,<2" nbdev==2.4.14 "fastcore<2" "execnb<0.2" \
         papermill nbval pytest matplotlib scikit-learn tqdm ipykernel selenium pyyaml jupyter-server-mathjax setuptools wheel \
-        "ray>=2.9" ruff==0.17.6
+        "ray>=2.9" ruff==0.17.6 zuko==1.6.0
 
 # Data: the argument of each chapter, else $MINFO_DATA; the offline MNIST mirror beside the project when present.
 ifneq ($(wildcard ../shared/data/MNIST),)

@@ -13,7 +13,7 @@ statuses = ["1 - Planning", "2 - Pre-Alpha", "3 - Alpha", "4 - Beta", "5 - Produ
 lic = licenses[cfg["license"]]
 readme = Path(__file__).parent / "README.md"
 reqs = lambda key: cfg.get(key, "").split()
-extras = {name: reqs(f"{name}_requirements") for name in ("vision", "plots", "book", "ray", "eval")}
+extras = {name: reqs(f"{name}_requirements") for name in ("vision", "plots", "book", "ray", "eval", "flow")}
 extras["all"] = sorted({r for rs in extras.values() for r in rs})
 extras["dev"] = sorted(set(extras["all"]) | set(reqs("dev_requirements")))
 

@@ -16,8 +16,10 @@ _LAZY = {  # top-level name -> the minfo module that defines it
     "benchmark": "tasks", "get_task": "tasks", "all_tasks": "tasks", "cca_mi": "tasks", "ksg_mi": "tasks",
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
     "linear_probe": "evaluate", "mlp_probe": "evaluate", "nmi": "evaluate",
+    "estimator": "estimators", "permutation_test": "estimators", "MIResult": "estimators", "DoE": "estimators",
+    "FlowMI": "estimators",
 }
-_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "evaluate", "gaussians", "harness", "info", "plots",
+_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "estimators", "evaluate", "gaussians", "harness", "info", "plots",
             "sae", "tasks", "utils", "vinfo")
 
 

@@ -21,6 +21,8 @@ CASES = {
     "encoder_train": (["--models", "lenet5", "--images", "64", "--batch", "32", "--repeats", "1"], None),
     "high_mi_gpu": (["--device", "cpu", "--steps", "40", "--levels", "2.5,30", "--fig2b-n", "32", "--hidden", "8,8",
                      "--n-mine", "32", "--n-nwj", "32"], ["rows", "gflop", "work"]),
+    "past_log_n": (["--n", "400", "--dim", "3", "--levels", "1,5", "--epochs", "1", "--steps", "5", "--batch", "32", "--hidden", "8",
+                    "--critic-hidden", "8"], ["rows"]),
     "bf16_study": (["--seeds", "2", "--steps", "4", "--batch", "16", "--hidden", "8,8", "--levels", "2"], ["rows", "verdict"]),
 }
 

@@ -121,8 +121,9 @@ import numpy as np
 import minfo
 assert "torch" not in sys.modules, "import minfo imported torch"
 import minfo.bounds, minfo.info, minfo.gaussians, minfo.critics, minfo.estimate, minfo.evaluate, minfo.utils, minfo.harness, minfo.cli
-import minfo.vinfo, minfo.sae, minfo.tasks
-extras = sorted(m for m in ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml", "sklearn", "ray") if m in sys.modules)
+import minfo.vinfo, minfo.sae, minfo.tasks, minfo.estimators
+EXTRAS = ("torchvision", "matplotlib", "papermill", "nbformat", "nbdev", "yaml", "sklearn", "ray", "zuko")
+extras = sorted(m for m in EXTRAS if m in sys.modules)
 assert not extras, f"core modules imported extras: {extras}"
 for mod in ("torchvision", "matplotlib", "papermill"):
     try:

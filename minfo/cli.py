@@ -51,7 +51,7 @@ def _read_csv(path: Path) -> np.ndarray:
         return np.array([r[0].strip() for r in rows])  # class labels
     raise CLIError(f"{path}: non-numeric values in a table of {len(rows[0])} columns (text is allowed only as one column of labels)")
 
-
+# %% ../nbs/09j_cli.ipynb #9303ac33
 def load_array(spec: str,  # FILE.npy, FILE.npz (with `key`, or FILE.npz:KEY) or FILE.csv
                key: str | None = None,  # the array of a .npz file (needed when it holds several)
                ) -> np.ndarray:

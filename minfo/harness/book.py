@@ -99,7 +99,7 @@ def kernel_config(ipc_dir: str | Path | None = None,  # a private folder for the
         return Config()
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(ipc_dir) / "kernel")}})
 
-
+# %% ../../nbs/09h_book.ipynb #1572f111
 def execute_chapter(src: str | Path,  # the source notebook
                     dst: str | Path,  # where the executed copy goes
                     params: dict,  # papermill parameters; those the notebook does not declare are dropped
@@ -146,7 +146,7 @@ def chapter_params(profile: str, device: str, results_dir: str | Path,
         params["executor"] = executor
     return params
 
-
+# %% ../../nbs/09h_book.ipynb #951be0e0
 def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
                device: str = "auto",
                root: str | Path = ".",  # the project (with _toc.yml, _config.yml, nbs/, minfo/)
@@ -196,7 +196,7 @@ def _copy_mathjax(dest: Path) -> None:
     if not (dest / "MathJax.js").exists():
         shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", dest, dirs_exist_ok=True)
 
-
+# %% ../../nbs/09h_book.ipynb #33703fc0
 def render_html(root: str | Path,  # the project: its _config.yml and _toc.yml are used
                 stage: str | Path,  # the folder of executed notebooks (same layout as the project)
                 path_output: str | Path,  # the HTML goes to PATH_OUTPUT/_build/html
@@ -263,7 +263,7 @@ def api_table(sym) -> str:
 def _anno(a) -> str:
     return a if isinstance(a, str) else inspect.formatannotation(a)
 
-
+# %% ../../nbs/09h_book.ipynb #75eb8d14
 def api_signature(sym, name: str | None = None) -> str:
     "`def name(a: int = 1, *, b: str = 'x') -> float` (one parameter per line when long), or `class name(...)`."
     name = name or getattr(sym, "__qualname__", getattr(sym, "__name__", repr(sym)))

@@ -96,7 +96,7 @@ def _file_info(path: Path, present: set[str]) -> tuple[str, frozenset]:
         _FILE_INFO[key] = (hashlib.sha256(ast.dump(tree).encode()).hexdigest(), _minfo_imports(tree, present))
     return _FILE_INFO[key]
 
-
+# %% ../../nbs/09c_cache.ipynb #d30b15e0
 def code_fingerprint(*modules,  # minfo modules or their names (`minfo.estimate`, "minfo.estimate", "estimate"); none: the whole library
                      package_dir: str | Path | None = None,  # the package folder (default: the installed minfo)
                      ) -> str:
@@ -172,7 +172,7 @@ def _read_entry(path: Path, key: str) -> dict | None:
 CACHE_LOG: list[tuple] = []  # (chapter, experiment, compute seconds, read from cache, entry key, threads) per call
 _CACHE_DEPTH = [0]  # how many `cached` computations are running (nested results are not counted twice)
 
-
+# %% ../../nbs/09c_cache.ipynb #074d9fba
 def cached(chapter: str,  # e.g. "03_high_mi"
            experiment: str,  # e.g. "fig1a"
            config: dict,  # everything the result depends on (JSON-able)

@@ -185,7 +185,7 @@ def add_work(self: Chapter, kind: str, amount: float, seconds: float, flops: flo
     "Measured work of one kind (`RunRecord.add_work`)."
     return self.record.add_work(kind, amount, seconds, flops=flops)
 
-
+# %% ../../nbs/09g_chapter.ipynb #87aa20f0
 @_method(Chapter)
 def add_paper_work(self: Chapter, kind: str, amount: float, flops: float | None) -> dict:
     "The work of one kind the `paper` profile does (`RunRecord.add_paper_work`)."

@@ -137,7 +137,7 @@ def _run_on_ray(chapter, jobs, todo, results_dir, code, device, max_retries, for
                                      f"(max_retries={max_retries}): {type(e).__name__}: {e}")
     return done, failed
 
-
+# %% ../../nbs/09e_executors.ipynb #bba0862b
 def run_cached_jobs(chapter: str,  # the cache's chapter folder, e.g. "08_benchmark"
                     jobs: Iterable[Job],
                     executor: str = "local",  # "local": here, in order; "ray": Ray tasks writing the same (shared) cache

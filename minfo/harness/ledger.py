@@ -162,7 +162,7 @@ def write_claims(chapter: str, rows: list[dict], results_dir: str | Path | None 
         raise ValueError(f"claim ids recorded twice in chapter {chapter!r}: {dup}")
     return atomic_write_json(_ledger_file(chapter, results_dir), {r["id"]: r for r in rows})
 
-
+# %% ../../nbs/09f_ledger.ipynb #8e4d7778
 def record_claim(claim_id: str, *, chapter: str, results_dir: str | Path | None = None, **row) -> dict:
     ("Write one row of the claims ledger (`claims/CHAPTER.json`, atomically; a row of the same id is replaced) "
      "and return it (`claim_row` checks it).")

@@ -121,7 +121,7 @@ class RunRecord:
 
     def _repr_markdown_(self): return self.summary()
 
-
+# %% ../../nbs/09d_records.ipynb #772049e9
 def _check_kind(kind):
     if not isinstance(kind, str) or not kind.strip():
         raise ValueError(f"kind must be a non-empty name such as 'critic steps', got {kind!r}")
@@ -215,7 +215,7 @@ def format_paper_time(cost: dict) -> str:
     lo, hi = format_duration(cost["low"]), format_duration(cost["high"])
     return (lo if lo == hi else f"{lo} to {hi}") + " (extrapolated)"
 
-
+# %% ../../nbs/09d_records.ipynb #6259b0d8
 def paper_cost_table(runs: list[dict],  # stored run records (`load_runs`)
                      peak_flops: float | None = None,  # FLOP/s of a reference peak for the lower-bound column
                      peak_name: str = "peak",  # how the lower-bound column names that peak

@@ -82,7 +82,7 @@ def test_work_units_in_the_record(tmp_path):
 
 def test_book_passes_executor_only_to_chapters_that_take_it():
     from minfo.harness.book import chapter_params, main, notebook_parameters
-    for ch in ("02_high_mi", "03_representation_mi", "04_label_mi", "05_vinfomax", "06_sae", "08_benchmark"):
+    for ch in ("02_high_mi", "03_representation_mi", "04_label_mi", "05_vinfomax", "06_sae", "08_benchmark", "08c_derangements"):
         assert "executor" in notebook_parameters(ROOT / "nbs" / f"{ch}.ipynb"), ch
     assert "executor" not in notebook_parameters(ROOT / "nbs" / "01_background.ipynb")   # nothing to fan out there
     assert "executor" not in chapter_params("cpu", "auto", "/r")

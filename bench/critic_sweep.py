@@ -8,11 +8,17 @@ plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in th
 FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
 
     .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 2] [--threads N] [--activation elu|relu]
-                                           [--bf16] [--json PATH]
+                                           [--bf16] [--json PATH] [--kernels default,avx2]
+Every run prints the CPU kernel set torch dispatches to (`torch.backends.cpu.get_cpu_capability()`), the threads
+and the load; `--kernels default,avx2` runs the whole bench once per kernel set (ATEN_CPU_CAPABILITY) and tables the
+ratios side by side: a speed-up measured on one kernel set is not a property of the library.
 """
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
@@ -77,6 +83,34 @@ def single(hidden, N, steps, lr, dev, activation="elu"):
     return steps / (time.perf_counter() - t0)
 
 
+def without(argv: list[str], *flags: str) -> list[str]:
+    "`argv` less each of `flags` and its value (`--flag value` or `--flag=value`)."
+    out, skip = [], False
+    for a in argv:
+        if skip: skip = False; continue
+        if a in flags: skip = True; continue
+        if not a.startswith(tuple(f + "=" for f in flags)): out.append(a)
+    return out
+
+
+def per_kernel_set(kernels: list[str], argv: list[str], out: str | None) -> None:
+    "Run this bench once per CPU kernel set in a fresh process (ATEN_CPU_CAPABILITY), then table the ratios."
+    rows = []
+    for k in kernels:
+        env = {key: v for key, v in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
+        if k != "default": env["ATEN_CPU_CAPABILITY"] = k
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            subprocess.run([sys.executable, __file__, *argv, "--json", path], env=env, check=True)
+            with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
+    print("kernel set (capability)   plain steps/s  minfo steps/s  ratio  one-critic ratio  load")
+    for r in rows:
+        print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r['plain_steps_s']:13.1f}  {r['minfo_steps_s']:13.1f}  "
+              f"{r['ratio']:5.2f}  {r['single_ratio']:16.2f}  {r['load_avg']:4.2f}")
+    if out:
+        with open(out, "w") as f: json.dump(rows, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -90,7 +124,10 @@ def main():
                     help="critics in the sweep, cycling through the MI levels (28: the report's Fig. 1-2 grid)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
+    ap.add_argument("--kernels", default=None, help="comma-separated CPU kernel sets to run in turn, e.g. default,avx2")
     args = ap.parse_args()
+    if args.kernels:
+        return per_kernel_set(args.kernels.split(","), without(sys.argv[1:], "--kernels", "--json"), args.json)
     os.environ.setdefault("MINFO_PROGRESS", "0")
     if args.threads: torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -118,9 +155,10 @@ def main():
     res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), activation=act, K=len(levels),
                steps=args.steps, ceiling_gflops=ceil, plain_steps_s=a, minfo_steps_s=b, ratio=b / a,
                plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
-               gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__)
-    print(f"device {dev} ({res['threads']} threads), batch {N}, critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(levels)}, "
-          f"{args.steps} steps each, load avg {res['load_avg']:.2f}")
+               gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__,
+               cpu_capability=torch.backends.cpu.get_cpu_capability())
+    print(f"device {dev} ({res['threads']} threads, CPU kernels {res['cpu_capability']}), batch {N}, "
+          f"critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(levels)}, {args.steps} steps each, load avg {res['load_avg']:.2f}")
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
     print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling")

@@ -71,3 +71,16 @@ def test_paper_cost_reads_run_records(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "bench" / "paper_cost.py"), "--results", str(tmp_path / "none")],
                          capture_output=True, text=True, cwd=ROOT, env=env)
     assert res.returncode != 0 and "no run records" in res.stderr
+
+
+def test_critic_sweep_runs_once_per_kernel_set(tmp_path):
+    "--kernels runs the bench in a fresh process per CPU kernel set and tables them (AVX2 exists on every x86 CPU torch runs on)"
+    out = tmp_path / "k.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "critic_sweep.py"), "--kernels", "default,avx2", "--k", "2", "--steps", "2",
+           "--repeats", "1", "--hidden", "8,8", "--batch", "16", "--json", str(out)]
+    env = {**os.environ, "MINFO_PROGRESS": "0", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["kernels"] for r in rows] == ["default", "avx2"] and rows[1]["cpu_capability"] == "AVX2", rows
+    assert all({"ratio", "single_ratio", "load_avg", "threads"} <= set(r) for r in rows)

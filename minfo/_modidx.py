@@ -429,6 +429,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                                                                       'minfo/harness/ledger.py'),
                                       'minfo.harness.ledger.Verdict.reproduced': ( 'ledger.html#verdict.reproduced',
                                                                                    'minfo/harness/ledger.py'),
+                                      'minfo.harness.ledger._against_noise': ('ledger.html#_against_noise', 'minfo/harness/ledger.py'),
                                       'minfo.harness.ledger._finite': ('ledger.html#_finite', 'minfo/harness/ledger.py'),
                                       'minfo.harness.ledger._ledger_file': ('ledger.html#_ledger_file', 'minfo/harness/ledger.py'),
                                       'minfo.harness.ledger._verdict_text': ('ledger.html#_verdict_text', 'minfo/harness/ledger.py'),

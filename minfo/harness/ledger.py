@@ -64,6 +64,17 @@ def _finite(name: str, values) -> np.ndarray:
     return v
 
 
+def _against_noise(excess: float, se: float, n: int, min_runs: int, z: float, text: str) -> Verdict:
+    "`excess` (the claimed quantity beyond its threshold) against `z` standard errors; too few runs: inconclusive."
+    if n < min_runs:
+        return Verdict("inconclusive", text + f": fewer than {min_runs} independent runs")
+    if excess > z * se:
+        return Verdict("reproduced", text)
+    if excess < -z * se:
+        return Verdict("not reproduced", text)
+    return Verdict("inconclusive", text + f": within {z:g} s.e.")
+
+
 def decide_mean_above(values: Sequence[float],  # one number per independent run (e.g. per seed): paired differences, gaps, ...
                       threshold: float = 0.0,  # the claim: their mean exceeds this
                       *, z: float = 2.0,  # how many standard errors the mean must clear
@@ -76,14 +87,8 @@ def decide_mean_above(values: Sequence[float],  # one number per independent run
     v = _finite("values", values)
     n, m = len(v), float(v.mean())
     se = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    text = f"{what} {m:.3g} (threshold {threshold:g}), s.e. {se:.2g} over {n} run(s)"
-    if n < min_runs:
-        return Verdict("inconclusive", text + f": fewer than {min_runs} independent runs")
-    if m - threshold > z * se:
-        return Verdict("reproduced", text)
-    if m - threshold < -z * se:
-        return Verdict("not reproduced", text)
-    return Verdict("inconclusive", text + f": within {z:g} s.e.")
+    return _against_noise(m - threshold, se, n, min_runs, z,
+                          f"{what} {m:.3g} (threshold {threshold:g}), s.e. {se:.2g} over {n} run(s)")
 
 
 def decide_greater(a: Sequence[float],  # the runs of the side the claim says is larger, one number per independent run
@@ -101,14 +106,8 @@ def decide_greater(a: Sequence[float],  # the runs of the side the claim says is
     d = float(a.mean() - b.mean())
     n = min(len(a), len(b))
     se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if n > 1 else math.nan
-    text = f"{what} {d:.3g} (margin {margin:g}), s.e. {se:.2g} over {len(a)} and {len(b)} run(s)"
-    if n < min_runs:
-        return Verdict("inconclusive", text + f": fewer than {min_runs} independent runs")
-    if d - margin > z * se:
-        return Verdict("reproduced", text)
-    if d - margin < -z * se:
-        return Verdict("not reproduced", text)
-    return Verdict("inconclusive", text + f": within {z:g} s.e.")
+    return _against_noise(d - margin, se, n, min_runs, z,
+                          f"{what} {d:.3g} (margin {margin:g}), s.e. {se:.2g} over {len(a)} and {len(b)} run(s)")
 
 # %% ../../nbs/09f_ledger.ipynb #b43b363d81ae4b689946ece5c682cd59
 def _ledger_file(chapter: str, results_dir) -> Path:

@@ -17,9 +17,9 @@ _LAZY = {  # top-level name -> the minfo module that defines it
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
     "linear_probe": "evaluate", "mlp_probe": "evaluate", "nmi": "evaluate",
     "estimator": "estimators", "permutation_test": "estimators", "MIResult": "estimators", "DoE": "estimators",
-    "FlowMI": "estimators",
+    "FlowMI": "estimators", "random_derangement": "estimate", "label_codes": "inputs",
 }
-_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "estimators", "evaluate", "gaussians", "harness", "info", "plots",
+_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "estimators", "evaluate", "gaussians", "harness", "info", "inputs", "plots",
             "sae", "tasks", "utils", "vinfo")
 
 

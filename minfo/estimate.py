@@ -8,22 +8,21 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field, fields
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .bounds import BOUNDS, Scores, StepOut, get_bound
-from .critics import ACTIVATIONS, CHUNK_ROWS, NEGATIVES, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
+from .inputs import as_labels, as_table, is_label_column, to_numpy
+from .critics import ACTIVATIONS, CHUNK_ROWS, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
 from .utils import is_int, is_num, check_bool, check_choice, check_int, check_number, count_flops, progress, resolve_device
 
 # %% auto #0
-__all__ = ['CRITICS', 'TRAINABLE', 'epoch_length', 'smooth', 'is_label_column', 'as_labels', 'as_table', 'Encoding',
-           'check_standardize', 'fit_scale', 'fit_encoding', 'check_trainable', 'EstimatorSettings', 'ArraySource',
-           'SamplerSource', 'make_source', 'Batcher', 'split_scores', 'Objective', 'DivergenceGuard', 'History',
-           'HeldOut', 'bootstrap_stderr', 'take_critic', 'TrainedCritic', 'estimate_flags', 'MIEstimate',
-           'run_training', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound', 'critic_step_flops']
+__all__ = ['NEGATIVES', 'CRITICS', 'TRAINABLE', 'epoch_length', 'smooth', 'random_derangements', 'random_derangement',
+           'EstimatorSettings', 'TrainedCritic', 'MIEstimate', 'MIEstimator', 'estimate_mi', 'train_critics', 'MIBound',
+           'critic_step_flops']
 
 # %% ../nbs/02c_estimate.ipynb #dad2a72f
 def epoch_length(batch_size: int) -> int:
@@ -51,54 +50,7 @@ def _conv_same(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     r = (w.size - 1) // 2
     return full[r:r + a.size]
 
-# %% ../nbs/02c_estimate.ipynb #f92afc43
-def _to_numpy(a, name: str) -> np.ndarray:
-    "A numpy view of an array, tensor (detached, on the CPU) or nested list"
-    if isinstance(a, torch.Tensor): return a.detach().cpu().numpy()
-    if a is None: raise TypeError(f"{name} is None: give an array or tensor with one row per sample")
-    try: return np.asarray(a)
-    except Exception as e: raise TypeError(f"{name} must be an array or tensor, got {type(a).__name__}") from e
-
-def is_label_column(a) -> bool:
-    "Whether `a` holds class labels: one column (1-D or [n, 1]) of non-float values (int, bool, str, object)"
-    kind = str(a.dtype).split(".")[-1] if isinstance(a, torch.Tensor) else None
-    if kind is not None:
-        return (a.dim() == 1 or (a.dim() == 2 and a.shape[1] == 1)) and not (a.is_floating_point() or a.is_complex())
-    arr = _to_numpy(a, "values")
-    return (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)) and arr.dtype.kind in "biuUSO"
-
-def as_labels(a, name: str = "y") -> tuple[torch.Tensor, np.ndarray]:
-    "Class codes 0..C-1 (int64 [n]) and the classes (from `np.unique`) of one column of int, bool or str labels"
-    arr = _to_numpy(a, name)
-    if arr.ndim == 2 and arr.shape[1] == 1: arr = arr[:, 0]
-    if arr.ndim != 1: raise ValueError(f"{name}: class labels must be one column, got shape {arr.shape}")
-    if arr.size == 0: raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype.kind in "fc":
-        raise ValueError(f"{name} holds float values ({arr.dtype}), not class labels: cast labels with .astype(int), "
-                         "or pass a float variable as continuous")
-    try: classes, codes = np.unique(arr, return_inverse=True)
-    except TypeError as e: raise ValueError(f"{name}: labels of mixed types cannot be compared ({e})") from None
-    if len(classes) < 2:
-        raise ValueError(f"{name} has a single class ({classes[0]!r}): the MI with a constant is 0, there is nothing to estimate")
-    return torch.as_tensor(codes.reshape(-1), dtype=torch.long), classes
-
-def as_table(a, name: str = "x") -> torch.Tensor:
-    "A finite float32 [n, d] tensor (1-D = one column; bool and int become float; detached, on its device)"
-    if isinstance(a, torch.Tensor): t = a.detach()
-    else:
-        arr = _to_numpy(a, name)
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype} (one column of str labels is a class label)")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.is_complex(): raise ValueError(f"{name} must be real, got dtype {t.dtype}")
-    if t.dim() == 1: t = t.unsqueeze(1)
-    if t.dim() != 2: raise ValueError(f"{name} must be 1-D or 2-D (rows = samples), got shape {tuple(t.shape)}")
-    if t.numel() == 0: raise ValueError(f"{name} is empty (shape {tuple(t.shape)})")
-    t = t.float()
-    if not torch.isfinite(t).all(): raise ValueError(f"{name} has non-finite values (nan or inf)")
-    return t
-
-# %% ../nbs/02c_estimate.ipynb #2ab66057
+# %% ../nbs/02c_estimate.ipynb #0bb2455c
 @dataclass
 class Encoding:
     "How raw values of one variable become critic inputs: standardized columns, or one-hot class labels"
@@ -110,7 +62,7 @@ class Encoding:
 
     def codes(self, raw, name: str = "y") -> torch.Tensor:
         "Class codes of raw labels; unknown labels are an error"
-        arr = _to_numpy(raw, name).reshape(-1)
+        arr = to_numpy(raw, name).reshape(-1)
         try: pos = np.clip(np.searchsorted(self.classes, arr), 0, len(self.classes) - 1)
         except TypeError: pos = None
         if pos is None or not (self.classes[pos] == arr).all():
@@ -126,6 +78,7 @@ class Encoding:
         t = t.to(device if device is not None else t.device)
         return (t - self.mean.to(t.device)) / self.scale.to(t.device)
 
+# %% ../nbs/02c_estimate.ipynb #67a07842
 def _not_constant(t: torch.Tensor, name: str):
     if bool((t == t[:1]).all()):
         raise ValueError(f"{name} is constant over all rows: the MI with a constant is 0, there is nothing to estimate")
@@ -158,10 +111,35 @@ def fit_encoding(raw, name: str, standardize: bool | str = True, rows: torch.Ten
     enc = Encoding("continuous", t.shape[1], mean=mean.cpu(), scale=scale.cpu())
     return enc, (t - mean) / scale
 
-# %% ../nbs/02c_estimate.ipynb #57a982a1
+# %% ../nbs/02c_estimate.ipynb #baff987e
+NEGATIVES = ("shuffle", "derange", "all")
+
+def random_derangements(b: int, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    "b uniformly random derangements of range(n), [b, n]: uniform permutations drawn again until none has a fixed point"
+    if n < 2: raise ValueError(f"a derangement needs n >= 2, got {n}")
+    dev = generator.device if generator is not None else None
+    out, todo, idx = torch.empty(b, n, dtype=torch.long, device=dev), torch.arange(b, device=dev), torch.arange(n, device=dev)
+    while len(todo):
+        p = torch.rand(len(todo), n, generator=generator, dtype=torch.float64, device=dev).argsort(-1)
+        ok = (p != idx).all(-1)
+        out[todo[ok]] = p[ok]
+        todo = todo[~ok]
+    return out
+
+def random_derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    "One uniformly random derangement of range(n)"
+    return random_derangements(1, n, generator)[0]
+
+# %% ../nbs/02c_estimate.ipynb #d9c8a662
+def draw_negatives(n: int, generator: torch.Generator, derange: bool) -> torch.Tensor:
+    "The permutation of y that pairs each x with a negative y: uniform, or a uniform derangement"
+    return random_derangement(n, generator) if derange else torch.randperm(n, generator=generator, device=generator.device)
+
+# %% ../nbs/02c_estimate.ipynb #482d253f
 CRITICS = {"joint": JointCritic, "separable": SeparableCritic, "bilinear": BilinearCritic}
 TRAINABLE = tuple(n for n, s in BOUNDS.items() if s.trainable)
 
+# %% ../nbs/02c_estimate.ipynb #76deda8e
 def check_trainable(v, name: str = "bound") -> str:
     "A bound of the registry that can train a critic"
     spec = get_bound(v)
@@ -197,7 +175,7 @@ class EstimatorSettings:
     steps: int = 5000                   # optimizer steps
     lr: float = 1e-4                    # Adam learning rate
     weight_decay: float = 0.0           # Adam weight decay
-    negatives: str = "shuffle"          # "shuffle": one permuted copy of y; "all": all N(N-1) pairs
+    negatives: str = "shuffle"          # "shuffle": one permuted copy of y; "derange": one without fixed points; "all": all N(N-1) pairs
     eval_every: int | None = None       # steps between evaluations; None: an epoch (App. C.1), at most steps/20
     val_fraction: float = 0.1           # held-out share of the rows of array data
     eval_rows: int | None = None        # samplers: rows of the fresh evaluation draw (None: 10 batches)
@@ -213,44 +191,7 @@ class EstimatorSettings:
     chunk_rows: int = CHUNK_ROWS        # joint critic, all pairs: critic rows scored at once (memory); more are chunked and recomputed
     progress: bool | None = None        # progress bar: None = in a terminal or notebook; MINFO_PROGRESS=0 turns it off
 
-    def __post_init__(self):
-        def set_(k, v): object.__setattr__(self, k, v)
-        b = self.bound
-        if isinstance(b, (list, tuple)):
-            if not b: raise ValueError("bound is an empty list: give a bound name, or one per source")
-            set_("bound", tuple(check_trainable(n) for n in b))
-        else: check_trainable(b)
-        check_choice("critic", self.critic, tuple(CRITICS))
-        set_("hidden", _check_hidden(self.hidden))
-        check_choice("activation", self.activation, ACTIVATIONS)
-        set_("dropout", _check_dropout(self.dropout, len(self.hidden) if self.critic != "bilinear" else 1))
-        set_("batch_size", check_int("batch_size", self.batch_size, 2))
-        set_("steps", check_int("steps", self.steps))
-        set_("lr", check_number("lr", self.lr, 0.0, lo_open=True))
-        set_("weight_decay", check_number("weight_decay", self.weight_decay, 0.0))
-        check_choice("negatives", self.negatives, NEGATIVES)
-        if self.eval_every is not None: set_("eval_every", check_int("eval_every", self.eval_every))
-        set_("val_fraction", check_number("val_fraction", self.val_fraction, 0.0, 1.0, lo_open=True, hi_open=True))
-        if self.eval_rows is not None: set_("eval_rows", check_int("eval_rows", self.eval_rows, 2))
-        check_standardize(self.standardize)
-        set_("alpha", check_number("alpha", self.alpha, 0.0, 1.0, lo_open=True))
-        set_("tau", check_number("tau", self.tau, 0.0, lo_open=True, finite=False))
-        set_("explode", check_number("explode", self.explode, 0.0, lo_open=True, finite=False))
-        set_("embed_dim", check_int("embed_dim", self.embed_dim))
-        set_("n_bootstrap", check_int("n_bootstrap", self.n_bootstrap, 0))
-        set_("chunk_rows", check_int("chunk_rows", self.chunk_rows))
-        check_bool("keep_critic", self.keep_critic)
-        if not isinstance(self.device, (str, torch.device)):
-            raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {self.device!r}")
-        if self.matmul_dtype not in (None, "fp32", "bf16"):
-            raise ValueError(f"unknown matmul_dtype {self.matmul_dtype!r}; choose None, 'fp32' or 'bf16'")
-        if self.matmul_dtype == "bf16" and self.critic != "joint":
-            raise ValueError("matmul_dtype='bf16' is available for the joint critic only")
-        if self.progress is not None: check_bool("progress", self.progress)
-        names = self.bound if isinstance(self.bound, tuple) else (self.bound,)
-        if any(get_bound(n).scores == "matrix" for n in names) and self.negatives == "shuffle" and \
-                any(get_bound(n).scores != "matrix" for n in names):
-            raise ValueError("infonce scores all N x N pairs: train it alone or with negatives='all'")
+    def __post_init__(self): _check_settings(self, lambda k, v: object.__setattr__(self, k, v))
 
     def replace(self, **changes) -> EstimatorSettings:
         "A copy with `changes`, validated again"
@@ -259,9 +200,49 @@ class EstimatorSettings:
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-# %% ../nbs/02c_estimate.ipynb #c51f7e49
+# %% ../nbs/02c_estimate.ipynb #f22934af
+def _check_settings(self, set_: Callable) -> None:
+    "Check every setting of an `EstimatorSettings` (named in the error), normalizing through `set_(name, value)`"
+    b = self.bound
+    if isinstance(b, (list, tuple)):
+        if not b: raise ValueError("bound is an empty list: give a bound name, or one per source")
+        set_("bound", tuple(check_trainable(n) for n in b))
+    else: check_trainable(b)
+    check_choice("critic", self.critic, tuple(CRITICS))
+    set_("hidden", _check_hidden(self.hidden))
+    check_choice("activation", self.activation, ACTIVATIONS)
+    set_("dropout", _check_dropout(self.dropout, len(self.hidden) if self.critic != "bilinear" else 1))
+    set_("batch_size", check_int("batch_size", self.batch_size, 2))
+    set_("steps", check_int("steps", self.steps))
+    set_("lr", check_number("lr", self.lr, 0.0, lo_open=True))
+    set_("weight_decay", check_number("weight_decay", self.weight_decay, 0.0))
+    check_choice("negatives", self.negatives, NEGATIVES)
+    if self.eval_every is not None: set_("eval_every", check_int("eval_every", self.eval_every))
+    set_("val_fraction", check_number("val_fraction", self.val_fraction, 0.0, 1.0, lo_open=True, hi_open=True))
+    if self.eval_rows is not None: set_("eval_rows", check_int("eval_rows", self.eval_rows, 2))
+    check_standardize(self.standardize)
+    set_("alpha", check_number("alpha", self.alpha, 0.0, 1.0, lo_open=True))
+    set_("tau", check_number("tau", self.tau, 0.0, lo_open=True, finite=False))
+    set_("explode", check_number("explode", self.explode, 0.0, lo_open=True, finite=False))
+    set_("embed_dim", check_int("embed_dim", self.embed_dim))
+    set_("n_bootstrap", check_int("n_bootstrap", self.n_bootstrap, 0))
+    set_("chunk_rows", check_int("chunk_rows", self.chunk_rows))
+    check_bool("keep_critic", self.keep_critic)
+    if not isinstance(self.device, (str, torch.device)):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {self.device!r}")
+    if self.matmul_dtype not in (None, "fp32", "bf16"):
+        raise ValueError(f"unknown matmul_dtype {self.matmul_dtype!r}; choose None, 'fp32' or 'bf16'")
+    if self.matmul_dtype == "bf16" and self.critic != "joint":
+        raise ValueError("matmul_dtype='bf16' is available for the joint critic only")
+    if self.progress is not None: check_bool("progress", self.progress)
+    names = self.bound if isinstance(self.bound, tuple) else (self.bound,)
+    if any(get_bound(n).scores == "matrix" for n in names) and self.negatives != "all" and \
+            any(get_bound(n).scores != "matrix" for n in names):
+        raise ValueError("infonce scores all N x N pairs: train it alone or with negatives='all'")
+
+# %% ../nbs/02c_estimate.ipynb #e9fa3d90
 def _n_rows(a, name: str) -> int:
-    shape = tuple(a.shape) if isinstance(a, torch.Tensor) else _to_numpy(a, name).shape
+    shape = tuple(a.shape) if isinstance(a, torch.Tensor) else to_numpy(a, name).shape
     if not shape: raise ValueError(f"{name} is a scalar: give one row per sample")
     return shape[0]
 
@@ -290,6 +271,7 @@ class ArraySource:
         "The held-out rows (`n` and `generator` are for samplers)"
         return self.xv, self.yv
 
+# %% ../nbs/02c_estimate.ipynb #d71f0c3b
 def _call_sampler(fn, takes_gen: bool, n: int, generator):
     out = fn(n, generator=generator) if takes_gen else fn(n)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -319,6 +301,7 @@ class SamplerSource:
         "A fresh draw of `n` evaluation rows"
         return self.batch(n, generator)
 
+# %% ../nbs/02c_estimate.ipynb #cfbe1d5e
 def make_source(src, settings: EstimatorSettings, seed: int, device):
     "An `ArraySource` for an (x, y) pair of arrays, a `SamplerSource` for a sampler"
     if isinstance(src, (tuple, list)) and len(src) == 2 and not callable(src[0]):
@@ -330,18 +313,18 @@ def make_source(src, settings: EstimatorSettings, seed: int, device):
 # %% ../nbs/02c_estimate.ipynb #488d41b9
 class Batcher:
     "Training batches and negatives of K critics, each from its own generators"
-    def __init__(self, sources: Sequence, seeds: Sequence[int], batch_size: int, structure: str, device):
-        self.sources, self.N, self.structure, self.device = list(sources), batch_size, structure, device
+    def __init__(self, sources: Sequence, seeds: Sequence[int], batch_size: int, structure: str, device, derange: bool = False):
+        self.sources, self.N, self.structure, self.device, self.derange = list(sources), batch_size, structure, device, derange
         self.gens = [torch.Generator(device=device).manual_seed(s + 2**32) for s in seeds]       # batches, shuffles, dropout
         self.eval_gens = [torch.Generator(device=device).manual_seed(s + 2**33) for s in seeds]  # held-out negatives, fresh rows
 
     def next(self):
-        "x [K, N, dx], y [K, N, dy] and the shuffles [K, N] (None when all pairs are scored)"
+        "x [K, N, dx], y [K, N, dy] and the negatives' permutations [K, N] (None when all pairs are scored)"
         xs, ys, perms = [], [], []
         for src, g in zip(self.sources, self.gens):
             x, y = src.batch(self.N, g)
             xs.append(x); ys.append(y)
-            if self.structure == "shuffle": perms.append(torch.randperm(self.N, generator=g, device=self.device))
+            if self.structure == "shuffle": perms.append(draw_negatives(self.N, g, self.derange))
         return torch.stack(xs), torch.stack(ys), (torch.stack(perms) if perms else None)
 
     def state(self) -> list: return [g.get_state() for g in self.gens]
@@ -453,14 +436,15 @@ class History:
 # %% ../nbs/02c_estimate.ipynb #5895ad98
 class HeldOut:
     "The evaluation rows of K critics, in chunks of N, with fixed negatives"
-    def __init__(self, sources: Sequence, eval_gens: Sequence[torch.Generator], N: int, structure: str, n_rows: int):
+    def __init__(self, sources: Sequence, eval_gens: Sequence[torch.Generator], N: int, structure: str, n_rows: int,
+                 derange: bool = False):
         n_arr = {len(s.xv) for s in sources if s.kind == "arrays"}
         if len(n_arr) > 1: raise ValueError("array sources of one model need the same number of rows")
         n = n_arr.pop() if n_arr else n_rows
         rows = [s.eval_rows(n, g) for s, g in zip(sources, eval_gens)]
         self.x, self.y = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
         self.chunks = [(lo, min(n, lo + N)) for lo in range(0, n, N) if min(n, lo + N) - lo >= 2]
-        self.perms = [torch.stack([torch.randperm(hi - lo, generator=g, device=g.device) for g in eval_gens])
+        self.perms = [torch.stack([draw_negatives(hi - lo, g, derange) for g in eval_gens])
                       if structure == "shuffle" else None for lo, hi in self.chunks]
         self.structure, self.n = structure, sum(hi - lo for lo, hi in self.chunks)
 
@@ -510,7 +494,7 @@ def bootstrap_stderr(blocks: list[torch.Tensor], objective: Objective, structure
             plugs[b0:b0 + b] += (m / n) * p.double().cpu().view(b, C).sum(1)
     return float(vals.std()), float(plugs.std())
 
-# %% ../nbs/02c_estimate.ipynb #2131852e
+# %% ../nbs/02c_estimate.ipynb #58f36500
 def take_critic(critic: StackedCritic, k: int) -> StackedCritic:
     "A one-critic copy of critic k of a stacked model (eval mode, no gradient state)"
     memo = {id(critic.flat): nn.Parameter(critic.flat.detach()[k:k + 1].clone())}
@@ -518,6 +502,7 @@ def take_critic(critic: StackedCritic, k: int) -> StackedCritic:
     one.n_critics, one.seeds = 1, [critic.seeds[k]]
     return one.eval()
 
+# %% ../nbs/02c_estimate.ipynb #e87840a6
 class TrainedCritic(nn.Module):
     "A trained critic T(x, y) on raw inputs: x and y are encoded as in training (standardization, one-hot labels)"
     def __init__(self, critic: StackedCritic, enc_x: Encoding, enc_y: Encoding, bound: str):
@@ -577,6 +562,7 @@ class MIEstimate:
     heldout_value: float = float("nan")  # the final critic's (unsmoothed) value on the evaluation rows
     read_on: str = ""              # "held-out rows" | "training batches" | "fresh evaluation rows"
     critic: TrainedCritic | None = None  # the trained critic on raw inputs (eval mode)
+    p_value: float | None = None   # permutation p-value (`estimate_mi(..., permutations=K)`); None when not asked for
 
     @property
     def smoothed(self) -> np.ndarray:
@@ -624,36 +610,41 @@ def _check_seeds(seeds) -> list[int]:
     if not seeds: raise ValueError("seeds is empty: give at least one seed")
     return seeds
 
+# %% ../nbs/02c_estimate.ipynb #74757c88
+def _plan(s: EstimatorSettings, sources: Sequence, seeds: Sequence[int], dev) -> tuple[list, list, list, tuple[int, int]]:
+    "Critic k = (source i, seed): the (i, seed) pairs, their sources, their bound names and the common (d_x, d_y)"
+    sources = list(sources)
+    if not sources: raise ValueError("sources is empty: give at least one sampler or (x, y) pair")
+    names = [s.bound] * len(sources) if isinstance(s.bound, str) else list(s.bound)
+    if len(names) != len(sources):
+        raise ValueError(f"bound must be a name or one name per source ({len(sources)}), got {len(names)}")
+    per = [(i, seed) for i in range(len(sources)) for seed in _check_seeds(seeds)]
+    srcs = [make_source(sources[i], s, seed, dev) for i, seed in per]
+    dims = {(src.x_dim, src.y_dim) for src in srcs}
+    if len(dims) > 1: raise ValueError(f"all sources of one model need the same x and y dimensions, got {sorted(dims)}")
+    for src in srcs:
+        if src.kind == "arrays" and src.n_train < s.batch_size:
+            raise ValueError(f"batch_size {s.batch_size} is larger than the {src.n_train} training rows of the data")
+    return per, srcs, [names[i] for i, _ in per], dims.pop()
+
 # %% ../nbs/02c_estimate.ipynb #ad59691e
 class _Run:
     "Everything one (batched) training run holds: sources, critic, optimizer, batcher, objective, guard, history"
     def __init__(self, s: EstimatorSettings, sources: Sequence, seeds: Sequence[int]):
-        sources = list(sources)
-        if not sources: raise ValueError("sources is empty: give at least one sampler or (x, y) pair")
-        names = [s.bound] * len(sources) if isinstance(s.bound, str) else list(s.bound)
-        if len(names) != len(sources):
-            raise ValueError(f"bound must be a name or one name per source ({len(sources)}), got {len(names)}")
         self.s, self.dev, self.N = s, resolve_device(s.device), s.batch_size
-        self.per = [(i, seed) for i in range(len(sources)) for seed in _check_seeds(seeds)]  # critic k = (source, seed)
-        self.srcs = [make_source(sources[i], s, seed, self.dev) for i, seed in self.per]
-        self.names = [names[i] for i, _ in self.per]
-        dims = {(src.x_dim, src.y_dim) for src in self.srcs}
-        if len(dims) > 1: raise ValueError(f"all sources of one model need the same x and y dimensions, got {sorted(dims)}")
-        for src in self.srcs:
-            if src.kind == "arrays" and src.n_train < self.N:
-                raise ValueError(f"batch_size {self.N} is larger than the {src.n_train} training rows of the data")
-        (dx, dy), = dims
+        self.per, self.srcs, self.names, (dx, dy) = _plan(s, sources, seeds, self.dev)
         seeds_k = [seed for _, seed in self.per]
         self.objective = Objective(self.names, s, self.dev)
         self.structure = self.objective.structure
         self.critic = _make_critic(s, dx, dy, seeds_k, self.dev)
         self.critic.flat.grad = torch.zeros_like(self.critic.flat)
         self.opt = _make_adam([self.critic.flat], s.lr, s.weight_decay)
-        self.batcher = Batcher(self.srcs, seeds_k, self.N, self.structure, self.dev)
+        derange = s.negatives == "derange"
+        self.batcher = Batcher(self.srcs, seeds_k, self.N, self.structure, self.dev, derange)
         self.guard = DivergenceGuard(len(self.per), s.explode, self.objective.value_trained, self.dev)
         self.history = History(len(self.per), self.dev)
         self.read_each = any(src.kind == "arrays" for src in self.srcs) or _has_dropout(self.critic)
-        self.heldout = HeldOut(self.srcs, self.batcher.eval_gens, self.N, self.structure, s.eval_rows or 10 * self.N)
+        self.heldout = HeldOut(self.srcs, self.batcher.eval_gens, self.N, self.structure, s.eval_rows or 10 * self.N, derange)
         self.every, self._step_state = _eval_every(s), {}
 
     def grad_fn(self, S: torch.Tensor) -> torch.Tensor:
@@ -743,6 +734,10 @@ def run_training(settings: EstimatorSettings, sources: Sequence, seeds: Sequence
 
 # %% ../nbs/02c_estimate.ipynb #de558992
 _SETTINGS_DOC = """
+Method: method="neural" (default; the critic and bound below) or "doe", "flow", "ksg", "cca" (`minfo.estimators`:
+not capped at log N; their settings: `minfo.estimators.settings_of(method)`); permutations=K > 0 adds a permutation
+p-value `p_value` (neural: the trained critic read, fixed, on held-out rows with y permuted K times; no retraining).
+
 Settings (all keyword; checked, a wrong type or value is an error naming the setting):
     bound          training objective and read-out, a trainable name of `minfo.bounds.BOUNDS`: "nwj" (default), "mine",
                    "dv", "js" (trains on JS; value = NWJ bound of the JS critic, `plugin` = mean T on joint pairs),
@@ -751,7 +746,8 @@ Settings (all keyword; checked, a wrong type or value is an error naming the set
     hidden         hidden layer widths, default (512, 512); activation "elu" (default) or "relu"; dropout per layer
     batch_size     N (default 512); the InfoNCE, NWJ and (in practice) JS values are capped near log N
     steps, lr, weight_decay   Adam steps (5000), learning rate (1e-4), weight decay (0)
-    negatives      "shuffle" (default: each x with the y of a permuted row, 2N critic calls) or "all" (N(N−1) pairs)
+    negatives      "shuffle" (default: each x with the y of a permuted row, 2N critic calls), "derange" (a permutation
+                   without fixed points: no positive pair among the negatives) or "all" (N(N−1) pairs)
     eval_every     steps between evaluations (default one epoch of App. C.1, at most steps/20)
     val_fraction   held-out share of array rows (0.1); eval_rows: rows of a sampler's fresh evaluation draw (10 N)
     standardize    continuous x and y on training-row statistics: True (each column), "global" (one scale), False
@@ -777,6 +773,8 @@ value (rows resampled, critic fixed): evaluation uncertainty only; train over se
 still_rising (the smoothed estimate rose by more than max(0.05, 2 %) over the last fifth: not converged).
 `critic` / `pointwise(x, y)`: the trained critic on raw inputs, and its pointwise log density-ratio estimates."""
 
+
+# %% ../nbs/02c_estimate.ipynb #1693b1c9
 class MIEstimator:
     "A neural MI estimator with validated settings, reusable across data sets"
     def __init__(self, bound: str = "nwj", **settings):
@@ -797,6 +795,7 @@ class MIEstimator:
 
 MIEstimator.__doc__ += "\n" + _SETTINGS_DOC
 
+# %% ../nbs/02c_estimate.ipynb #0bc6d369
 def _source_of(x, y):
     if y is None:
         if not (callable(x) or hasattr(x, "sample")):
@@ -808,9 +807,18 @@ def estimate_mi(x,  # [n, d_x] array/tensor (with y), or a sampler: CorrelatedGa
                 y=None,  # [n, d_y] array/tensor, or [n] class labels (int, bool, str)
                 *, seed: int = 0,  # seed of the critic's initialization, batches, split and negatives
                 checkpoint=None,  # a minfo.utils.Checkpoint: save at evaluations, resume from it
+                method="neural",  # "neural" | "doe" | "flow" | "ksg" | "cca", or an estimator object (`minfo.estimators`)
+                permutations: int = 0,  # K > 0: also the permutation p-value `p_value` against K shufflings of y
                 **settings) -> MIEstimate:
-    "Estimate I(X; Y) in nats with one neural critic; returns an `MIEstimate` (value, stderr, history, flags, critic)"
-    return MIEstimator(**settings).estimate(x, y, seed=seed, checkpoint=checkpoint)
+    "Estimate I(X; Y) in nats; returns an `MIEstimate` (value, stderr, history, flags, critic, p_value)"
+    K = check_int("permutations", permutations, 0)
+    if isinstance(method, str) and method == "neural":
+        if not K: return MIEstimator(**settings).estimate(x, y, seed=seed, checkpoint=checkpoint)
+        from minfo.estimators import Neural   # a module above this one: it builds on the engine
+        return Neural(**settings).estimate(x, y, seed=seed, checkpoint=checkpoint, permutations=K)
+    if checkpoint is not None: raise ValueError(f"checkpoint is for method='neural' (training a critic), not {method!r}")
+    from minfo.estimators import estimate
+    return estimate(x, y, method, permutations=K, seed=seed, **settings)
 
 def train_critics(sources: Sequence,  # samplers and/or (x, y) array pairs
                   bound: str | Sequence[str] = "nwj",  # one name, or one per source
@@ -834,13 +842,15 @@ class MIBound(nn.Module):
         self.objective = Objective([bound], self.settings)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor,  # [N, x_dim], [N, y_dim]
-                perm: torch.Tensor | None = None,  # shuffle scheme: the permutation of y (default: drawn from `generator`)
+                perm: torch.Tensor | None = None,  # shuffle/derange: the permutation of y (default: drawn from `generator`)
                 generator: torch.Generator | None = None) -> StepOut:  # value [], loss [], plugin, state
         "The bound's registry step on one batch; MINE's moving average is updated in training mode"
         if x.dim() != 2 or y.dim() != 2 or len(x) != len(y):
             raise ValueError(f"x and y must be [N, d] with the same N, got {tuple(x.shape)} and {tuple(y.shape)}")
         st = self.objective.structure
-        if st == "shuffle" and perm is None: perm = torch.randperm(len(x), generator=generator, device=x.device)
+        if st == "shuffle" and perm is None:
+            derange = self.settings.negatives == "derange"
+            perm = random_derangement(len(x), generator) if derange else torch.randperm(len(x), generator=generator, device=x.device)
         gens = [generator or torch.Generator(device=x.device).manual_seed(int(torch.randint(2**62, ())))]
         S = self.net.scores(x, y, st, perm, gens if self.training else None)
         v, loss, plug, new = self.objective(S)

@@ -19,7 +19,8 @@ from torch import nn
 
 from .critics import ACTIVATIONS
 from .estimate import (ArraySource, Encoding, EstimatorSettings, HeldOut, MIEstimate, MIEstimator, Objective,
-                            check_standardize, estimate_flags, is_label_column)
+                            check_standardize, estimate_flags)
+from .inputs import is_label_column
 from .tasks import cca_mi, ksg_mi
 from .utils import check_bool, check_choice, check_int, check_number, progress, resolve_device
 
@@ -42,7 +43,7 @@ class MIResult(MIEstimate):
     @classmethod
     def of(cls, res: MIEstimate, **extra) -> MIResult:
         "An `MIResult` holding the fields of `res`, plus `extra`"
-        return cls(**{f.name: getattr(res, f.name) for f in fields(MIEstimate)}, **extra)
+        return cls(**({f.name: getattr(res, f.name) for f in fields(MIEstimate)} | extra))
 
     def pointwise(self, x, y) -> torch.Tensor:
         "Pointwise log density-ratio estimates (nats) of the pairs (x_i, y_i), where the method has them"
@@ -546,7 +547,8 @@ def critic_null(res: MIEstimate, x, y, settings: EstimatorSettings, seed: int) -
     dev = net.flat.device
     src = ArraySource(x, y, settings.val_fraction, seed, settings.standardize, dev)    # estimate_mi's split and encoding
     objective = Objective([res.bound], settings.replace(bound=res.bound))
-    held = HeldOut([src], [torch.Generator(device=dev).manual_seed(seed + 2**33)], settings.batch_size, objective.structure, 0)
+    held = HeldOut([src], [torch.Generator(device=dev).manual_seed(seed + 2**33)], settings.batch_size, objective.structure, 0,
+                   settings.negatives == "derange")
     y0 = held.y
     def null(perm):
         held.y = y0 if perm is None else y0[:, perm.to(dev)]

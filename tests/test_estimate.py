@@ -74,7 +74,7 @@ def test_stacked_equals_one_by_one():
 
 
 @pytest.mark.parametrize("critic", ["separable", "bilinear"])
-@pytest.mark.parametrize("negatives", ["shuffle", "all"])
+@pytest.mark.parametrize("negatives", ["shuffle", "derange", "all"])
 def test_other_critics_train(critic, negatives):
     r = estimate_mi(CorrelatedGaussians(dim=4, mi=1.0), bound="nwj", critic=critic, hidden=(32,),
                     batch_size=32, steps=150, lr=3e-3, negatives=negatives, device="cpu")

@@ -46,6 +46,7 @@ def _md5(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return h.hexdigest()
 
+# %% ../nbs/04a_data.ipynb #b8423806
 def _fake_images(n: int, shape: tuple, num_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     "uint8 images whose mean brightness depends on the class (so they are learnable), and balanced labels"
     labels = np.arange(n) % num_classes
@@ -54,6 +55,7 @@ def _fake_images(n: int, shape: tuple, num_classes: int, rng: np.random.Generato
     imgs = base.reshape(-1, *([1] * len(shape))) + rng.normal(0, 25, size=(n, *shape))
     return np.clip(imgs, 0, 255).astype(np.uint8), labels.astype(np.int64)
 
+# %% ../nbs/04a_data.ipynb #9da9e4de
 def make_fake_cifar10(root: str | os.PathLike,  # data root; files go to root/cifar-10-batches-py
                       n_train: int = 100,        # training images, spread over the 5 data batches
                       n_test: int = 20,          # test images
@@ -79,6 +81,7 @@ def make_fake_cifar10(root: str | os.PathLike,  # data root; files go to root/ci
     (folder / _MANIFEST).write_text(json.dumps(sums, indent=1))
     return sums
 
+# %% ../nbs/04a_data.ipynb #95087939
 def _write_idx(path: Path, arr: np.ndarray):
     "IDX format: magic (0, 0, dtype 0x08 = uint8, ndim), big-endian int32 dims, raw bytes"
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
@@ -87,6 +90,7 @@ def _write_idx(path: Path, arr: np.ndarray):
         f.write(struct.pack(f">{arr.ndim}I", *arr.shape))
         f.write(arr.tobytes())
 
+# %% ../nbs/04a_data.ipynb #619b33e0
 def make_fake_mnist(root: str | os.PathLike,  # data root; files go to root/MNIST/raw
                     n_train: int = 100, n_test: int = 20, seed: int = 0) -> Path:
     "Write a small dataset in MNIST's IDX format, in torchvision's layout; returns the raw folder"
@@ -119,6 +123,7 @@ def _cifar_class(folder: Path):
         meta = {**CIFAR10.meta, "md5": sums.get("batches.meta", "")}
     return GeneratedCIFAR10
 
+# %% ../nbs/04a_data.ipynb #dba17278
 def _missing_message(name: str, root: Path, err: Exception | None) -> str:
     sub, files = _FILES[name]
     where = "\n".join(f"  {root / sub / f}" for f in files)
@@ -128,6 +133,7 @@ def _missing_message(name: str, root: Path, err: Exception | None) -> str:
             + (f" ({type(err).__name__}: {err})" if err else "") + f".\nPut {how} here:\n{where}\n"
             "or point the data root at a folder that has them (argument `root` or $MINFO_DATA).")
 
+# %% ../nbs/04a_data.ipynb #a234462e
 def load_dataset(name: str = "cifar10",                 # "mnist" | "cifar10"
                  root: str | os.PathLike | None = None,  # data root (see `data_root`)
                  train: bool = True,                     # the official training split, else the test split

@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .estimate import as_labels, fit_scale
+from .estimate import fit_scale
+from .inputs import as_table, label_codes, to_numpy
 from .utils import check_bool, check_int, check_number
 from .utils import resolve_device
 
@@ -20,43 +21,27 @@ __all__ = ['PROBE_METHODS', 'extract_features', 'softmax_loss_grad', 'linear_pro
 
 # %% ../nbs/04_label_mi.ipynb #289ec74f
 def _features(f, name: str = "features") -> torch.Tensor:
-    "Float32 tensor [N, D] from numpy / torch features (1-D: one column)"
-    t = torch.as_tensor(f) if not isinstance(f, torch.Tensor) else f.detach()
-    if t.dtype == torch.bool or not (t.is_floating_point()):
+    "Float32 [N, D] on the CPU (1-D: one column) by `minfo.inputs.as_table`, of floating-point features only"
+    t = f if isinstance(f, torch.Tensor) else to_numpy(f, name)
+    if not (t.is_floating_point() if isinstance(t, torch.Tensor) else t.dtype.kind == "f"):
         raise ValueError(f"{name} must be floating point, got dtype {t.dtype}")
-    if t.ndim == 1: t = t[:, None]
-    if t.ndim != 2: raise ValueError(f"{name} must be 2-D [N, D], got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all(): raise ValueError(f"{name} contain non-finite values")
-    return t.float().cpu()
+    return as_table(t, name).cpu()
 
-def _labels(y, name: str = "labels") -> torch.Tensor:
-    "int64 codes [N] of one column of class labels (int, bool or str; codes from `np.unique`)"
-    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1: arr = arr[:, 0]
-    if arr.ndim != 1: raise ValueError(f"{name} must be 1-D, got shape {tuple(arr.shape)}")
-    if arr.dtype.kind in "fc": raise ValueError(f"{name} must be integer class labels (or bool / str), got dtype {arr.dtype}")
-    if arr.dtype.kind in "iu" and len(arr) and arr.min() >= 0: return torch.as_tensor(arr, dtype=torch.long)
-    if len(arr) == 0: return torch.zeros(0, dtype=torch.long)
-    return as_labels(arr, name)[0] if len(np.unique(arr)) > 1 else torch.zeros(len(arr), dtype=torch.long)
+# %% ../nbs/04_label_mi.ipynb #5e2534ee
+def _codes(*labels, names: tuple) -> list[torch.Tensor]:
+    """Int64 codes of label columns encoded together by `minfo.inputs.label_codes`: non-negative integers are their own
+    codes, other labels (bool, str, negative) get theirs from `np.unique` over all columns; one class passes here"""
+    return label_codes(*labels, names=names, codes="keep", single="allow")[0]
 
-def _label_pair(y_train, y_val) -> tuple[torch.Tensor, torch.Tensor]:
-    "Training and validation labels encoded together (the same class -> the same code)"
-    a = y_train.detach().cpu().numpy() if isinstance(y_train, torch.Tensor) else np.asarray(y_train)
-    b = y_val.detach().cpu().numpy() if isinstance(y_val, torch.Tensor) else np.asarray(y_val)
-    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and (not len(a) or a.min() >= 0) and (not len(b) or b.min() >= 0):
-        return _labels(a, "training labels"), _labels(b, "validation labels")
-    for arr, name in ((a, "training labels"), (b, "validation labels")): _labels(arr, name)  # dtype and shape checks
-    codes, _ = as_labels(np.concatenate([a.reshape(-1), b.reshape(-1)]), "labels")
-    return codes[:a.size], codes[a.size:]
-
-def _pair(f, y, split: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(f, y: torch.Tensor, split: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    "Checked features of one split (`_features`) and its label codes `y`, with as many rows"
     f = _features(f, f"{split}features")
-    y = y if isinstance(y, torch.Tensor) and y.dtype == torch.long else _labels(y, f"{split}labels")
     if len(f) != len(y): raise ValueError(f"{split}features have {len(f)} rows but {split}labels have {len(y)}")
-    if len(f) == 0: raise ValueError(f"{split}features are empty")
     return f, y
 
+# %% ../nbs/04_label_mi.ipynb #82ba3f5d
 def _check_classes(y: torch.Tensor):
+    "Refuse label codes of a single class (nothing to classify, no information to measure)"
     if len(torch.unique(y)) < 2: raise ValueError("labels contain a single class; need at least two")
 
 def _check_fit_settings(**kw) -> None:
@@ -105,7 +90,8 @@ def _standardize(f_train: torch.Tensor, f_val: torch.Tensor):
     return (f_train - mu) / sd, (f_val - mu) / sd
 
 def _prep(f_train, y_train, f_val, y_val, standardize):
-    y_train, y_val = _label_pair(y_train, y_val)
+    "Checked features and label codes of both splits (one coding), z-scored if `standardize`, and the number of codes"
+    y_train, y_val = _codes(y_train, y_val, names=("training labels", "validation labels"))
     f_train, y_train = _pair(f_train, y_train, "training ")
     f_val, y_val = _pair(f_val, y_val, "validation ")
     if f_train.shape[1] != f_val.shape[1]:
@@ -121,9 +107,6 @@ def _val_metrics(model: nn.Module, f_val: torch.Tensor, y_val: torch.Tensor, dev
     model.eval()
     z = torch.cat([model(f_val[i:i + 8192].to(device)).float().cpu() for i in range(0, len(f_val), 8192)])
     return (z.argmax(1) == y_val).float().mean().item(), F.cross_entropy(z, y_val).item()
-
-def _val_acc(model: nn.Module, f_val: torch.Tensor, y_val: torch.Tensor, device) -> float:
-    return _val_metrics(model, f_val, y_val, device)[0]
 
 def _probe_result(model, f_val, y_val, device, return_model: bool, return_details: bool):
     acc, ce = _val_metrics(model, f_val, y_val, device)
@@ -260,7 +243,7 @@ def mlp_probe(f_train, y_train, f_val, y_val,
 # %% ../nbs/04_label_mi.ipynb #ae773c03
 def label_entropy(y) -> float:
     "H(Y) in nats of the empirical distribution of class labels"
-    y = _labels(y)
+    (y,), _ = label_codes(y, names=("labels",), single="allow")
     p = torch.bincount(y).double(); p = p[p > 0] / len(y)
     return float(-(p * p.log()).sum())
 
@@ -281,7 +264,7 @@ def nmi(features, labels,                       # features [N, D], class labels 
     from minfo.estimate import estimate_mi
     _check_fit_settings(hidden=hidden, dropout=dropout, steps=steps, lr=lr, weight_decay=weight_decay,
                         batch_size=batch_size, standardize=standardize, seed=seed, return_details=return_details)
-    f, y = _pair(features, labels)
+    f, y = _pair(features, *_codes(labels, names=("labels",)))
     _check_classes(y)
     h = label_entropy(y)
     res = estimate_mi(f, y, bound="js", critic="joint", hidden=tuple(hidden), dropout=tuple(dropout),

@@ -20,7 +20,7 @@ def blobs(n, d=6, k=3, sep=3.0, seed=0):
 
 @pytest.mark.parametrize("bad, msg", [
     (lambda f, y: (f[:5], y), "5 rows"),
-    (lambda f, y: (f, y.float()), "integer class labels"),
+    (lambda f, y: (f, y.float()), "labels holds float values"),
     (lambda f, y: (f.long(), y), "floating point"),
     (lambda f, y: (f, torch.zeros_like(y)), "single class"),
     (lambda f, y: (f[:, :, None], y), "2-D"),
@@ -48,6 +48,26 @@ def test_labels_as_users_have_them():
     assert linear_probe(f, names[y], fv, names[yv]) == ref
     d = mlp_probe(f, names[y], fv, names[yv], hidden=(16,), dropout=(0.0,), epochs=5, return_details=True)
     assert set(d) == {"accuracy", "cross_entropy", "model"} and d["cross_entropy"] > 0
+    # one coding over both splits, also when the validation labels hold one class only
+    one = yv == 1
+    ref1 = linear_probe(f, y, fv[one], yv[one])
+    assert ref1 > 0.9
+    assert linear_probe(f, y.bool(), fv[one], yv[one].bool()) == ref1
+    assert linear_probe(f, names[y], fv[one], names[yv[one]]) == ref1
+    assert linear_probe(f, y - 7, fv[one], yv[one] - 7) == ref1
+
+
+def test_label_codes_are_kept_and_shared():
+    "non-negative integer labels are their own codes (a class absent from training is an output of its own)"
+    f, y = blobs(300, k=2); fv, yv = blobs(150, k=2, seed=1)
+    d = linear_probe(f, y * 2, fv, yv * 2, return_details=True)
+    assert d["model"].out_features == 3 and d["accuracy"] == linear_probe(f, y, fv, yv)
+    assert label_entropy(np.array([5, 5, 9, 9])) == pytest.approx(math.log(2))
+    assert label_entropy(["a", "b", "b", "b"]) == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+    with pytest.raises(ValueError, match="validation labels: class labels must be one column"):
+        linear_probe(f, y, fv, np.zeros((150, 2), dtype=int))
+    with pytest.raises(ValueError, match="training features is empty"):
+        linear_probe(f[:0], y[:0], fv, yv)
 
 
 @pytest.mark.parametrize("kw, err, msg", [

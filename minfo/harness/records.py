@@ -22,6 +22,46 @@ from .profiles import PROFILE_NAMES
 __all__ = ['RunRecord', 'format_duration', 'start_run', 'load_runs', 'markdown_table', 'paper_cost', 'format_paper_time',
            'paper_cost_table']
 
+# %% ../../nbs/09d_records.ipynb #10d9098f
+def _add_work(work: dict, kind: str, amount: float, seconds: float, flops: float | None) -> dict:
+    "Add `amount` units of `kind` done in `seconds` (and `flops`) to `work`; rate = amount/seconds, flop_rate = flops/seconds"
+    _check_kind(kind)
+    _check_amounts(amount=amount, seconds=seconds, **({} if flops is None else {"flops": flops}))
+    w = work.setdefault(kind, {"amount": 0, "seconds": 0.0, "flops": None if flops is None else 0.0})
+    if (flops is None) != (w["flops"] is None):
+        raise ValueError(f"work {kind!r}: give flops on every call or on none (a FLOP rate over part of the time is wrong)")
+    w["amount"] += _plain(amount)
+    w["seconds"] += float(seconds)
+    if flops is not None: w["flops"] += float(flops)
+    w["rate"] = w["amount"] / w["seconds"] if w["seconds"] > 0 else None
+    w["flop_rate"] = w["flops"] / w["seconds"] if w["flops"] is not None and w["seconds"] > 0 else None
+    return w
+
+def _add_paper_work(paper_work: dict, kind: str, amount: float, flops: float | None) -> dict:
+    "Add `amount` units of `kind` (and their `flops`) that the paper profile does to `paper_work`"
+    _check_kind(kind)
+    _check_amounts(amount=amount, **({} if flops is None else {"flops": flops}))
+    w = paper_work.setdefault(kind, {"amount": 0, "flops": None if flops is None else 0.0})
+    if (flops is None) != (w["flops"] is None):
+        raise ValueError(f"paper work {kind!r}: give flops on every call or on none")
+    w["amount"] += _plain(amount)
+    if flops is not None: w["flops"] += float(flops)
+    return w
+
+# %% ../../nbs/09d_records.ipynb #2bacaae0
+def _summary_line(r) -> str:
+    "One markdown line of a `RunRecord`: profile, device, torch, threads, wall time, cached compute and work rates"
+    text = (f"**Profile `{r.profile}`** · device `{r.device}` ({r.threads} CPU threads) · "
+            f"torch {r.torch_version} · python {r.python} · wall time {format_duration(r.wall_s)}")
+    if r.cached_results:
+        text += f" · {r.cached_results} result(s) read from the cache; computing all results took {format_duration(r.compute_s)}"
+        if r.untimed_results: text += f" (not counting {r.untimed_results} stored without their time)"
+    for kind, w in r.work.items():
+        rate = "" if w["rate"] is None else f", {w['rate']:,.4g}/s"
+        if w.get("flop_rate"): rate += f", {w['flop_rate'] / 1e9:,.3g} GFLOP/s"
+        text += f" · {w['amount']:,.6g} {kind} in {format_duration(w['seconds'])}{rate}"
+    return text
+
 # %% ../../nbs/09d_records.ipynb #8edb47106e1a46a883d545849b8ab81b
 @dataclass
 class RunRecord:
@@ -58,17 +98,7 @@ class RunRecord:
                  flops: float | None = None,  # their floating-point operations (forward + backward), e.g. from `count_flops`
                  ) -> dict:
         "Add measured work of one kind (summed over calls); the record stores it and the summary shows its rate (units/s, FLOP/s)."
-        _check_kind(kind)
-        _check_amounts(amount=amount, seconds=seconds, **({} if flops is None else {"flops": flops}))
-        w = self.work.setdefault(kind, {"amount": 0, "seconds": 0.0, "flops": None if flops is None else 0.0})
-        if (flops is None) != (w["flops"] is None):
-            raise ValueError(f"work {kind!r}: give flops on every call or on none (a FLOP rate over part of the time is wrong)")
-        w["amount"] += _plain(amount)
-        w["seconds"] += float(seconds)
-        if flops is not None: w["flops"] += float(flops)
-        w["rate"] = w["amount"] / w["seconds"] if w["seconds"] > 0 else None
-        w["flop_rate"] = w["flops"] / w["seconds"] if w["flops"] is not None and w["seconds"] > 0 else None
-        return w
+        return _add_work(self.work, kind, amount, seconds, flops)
 
     def add_paper_work(self, kind: str,  # the same name as the measured work it is extrapolated from
                        amount: float,  # how many units the `paper` profile computes (from the chapter's paper profile)
@@ -76,14 +106,7 @@ class RunRecord:
                        ) -> dict:
         ("Declare the work the `paper` profile does of one kind (summed over calls): "
          "`paper_cost` extrapolates its time from the rates measured for that kind.")
-        _check_kind(kind)
-        _check_amounts(amount=amount, **({} if flops is None else {"flops": flops}))
-        w = self.paper_work.setdefault(kind, {"amount": 0, "flops": None if flops is None else 0.0})
-        if (flops is None) != (w["flops"] is None):
-            raise ValueError(f"paper work {kind!r}: give flops on every call or on none")
-        w["amount"] += _plain(amount)
-        if flops is not None: w["flops"] += float(flops)
-        return w
+        return _add_paper_work(self.paper_work, kind, amount, flops)
 
     def experiment_seconds(self, *experiments: str) -> float:
         "Compute seconds behind this chapter's results of `experiments` (computed or read from the cache) since the record was opened."
@@ -106,18 +129,7 @@ class RunRecord:
 
     def summary(self) -> str:
         "One markdown line: profile, device, torch, threads, wall time and the compute behind cached results."
-        text = (f"**Profile `{self.profile}`** · device `{self.device}` ({self.threads} CPU threads) · "
-                f"torch {self.torch_version} · python {self.python} · wall time {format_duration(self.wall_s)}")
-        if self.cached_results:
-            text += (f" · {self.cached_results} result(s) read from the cache; computing all results took "
-                     f"{format_duration(self.compute_s)}")
-            if self.untimed_results:
-                text += f" (not counting {self.untimed_results} stored without their time)"
-        for kind, w in self.work.items():
-            rate = "" if w["rate"] is None else f", {w['rate']:,.4g}/s"
-            if w.get("flop_rate"): rate += f", {w['flop_rate'] / 1e9:,.3g} GFLOP/s"
-            text += f" · {w['amount']:,.6g} {kind} in {format_duration(w['seconds'])}{rate}"
-        return text
+        return _summary_line(self)
 
     def _repr_markdown_(self): return self.summary()
 

@@ -11,7 +11,9 @@ _PKG = "minfo"
 _LAZY = {  # top-level name -> the minfo module that defines it
     "estimate_mi": "estimate", "train_critics": "estimate", "MIEstimate": "estimate", "MIEstimator": "estimate",
     "smooth": "estimate", "MIBound": "estimate", "EstimatorSettings": "estimate",
-    "v_information": "vinfo", "v_entropy": "vinfo", "VInformation": "vinfo", "train_vinfomax": "vinfo",
+    "v_information": "vinfo", "v_entropy": "vinfo", "VInformation": "vinfo",
+    "train_vinfomax": "vinfomax", "train_infomax": "vinfomax", "vinfomax_schedule": "vinfomax",
+    "probe_evaluator": "vinfomax", "infomax_bound": "vinfomax", "epoch_loop": "loops",
     "SupervisedAutoencoder": "sae", "train_sae": "sae",
     "benchmark": "tasks", "get_task": "tasks", "all_tasks": "tasks", "cca_mi": "tasks", "ksg_mi": "tasks",
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
@@ -19,8 +21,8 @@ _LAZY = {  # top-level name -> the minfo module that defines it
     "estimator": "estimators", "permutation_test": "estimators", "MIResult": "estimators", "DoE": "estimators",
     "FlowMI": "estimators", "random_derangement": "estimate", "label_codes": "inputs",
 }
-_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "estimators", "evaluate", "gaussians", "harness", "info", "inputs", "plots",
-            "sae", "tasks", "utils", "vinfo")
+_MODULES = ("bounds", "cli", "critics", "data", "encoders", "estimate", "estimators", "evaluate", "gaussians", "harness", "info", "inputs",
+            "loops", "plots", "sae", "tasks", "utils", "vinfo", "vinfomax")
 
 
 def __getattr__(name: str):

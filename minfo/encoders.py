@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .utils import Checkpoint, count_flops, progress, resolve_device
+from .loops import epoch_loop
+from .utils import Checkpoint, count_flops, resolve_device
 
 # %% auto #0
 __all__ = ['TAPS', 'MILESTONES', 'AUGMENTS', 'BasicBlock', 'ResNet18', 'resnet18', 'plainnet18', 'MLPEncoder', 'LeNet5',
@@ -283,35 +284,27 @@ def train_encoder(net: nn.Module,
     opt = _optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
     if milestones is None: milestones = MILESTONES if optimizer == "sgd" else ()
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestone_epochs(epochs, milestones), gamma=0.1)
-    gen = torch.Generator().manual_seed(int(seed))
     aug_gen = torch.Generator().manual_seed(int(seed) + 1) if augment else None   # its own stream: batch order unchanged
-    hist, start = {"loss": [], "running_acc": [], "epoch": [], "train_acc": [], "val_acc": []}, 0
-    if checkpoint is not None:
-        start, vals = checkpoint.restore(net=net, opt=opt, sched=sched)
-        if start:
-            hist = vals["hist"]; gen.set_state(vals["gen"])
-            if aug_gen is not None: aug_gen.set_state(vals["aug_gen"])
+    run = {"hist": {"loss": [], "running_acc": [], "epoch": [], "train_acc": [], "val_acc": []}, "aug_gen": aug_gen}
     xd, yd = place_data((x, y), device, data_device)
     model = torch.compile(net) if compile else net
     fwd = dict(device=device, autocast_dtype=autocast_dtype, channels_last=channels_last)
-    t0, seen = time.time(), 0
-    for epoch in progress(range(start, epochs), desc="train", leave=False):
-        model.train()
-        perm = torch.randperm(len(x), generator=gen)
+    def epoch(ep, perm, gen):
+        model.train(); hist = run["hist"]
         aug = draw_flip_crop(len(x), aug_gen) if augment else None
         tot, hits = _train_epoch(model, opt, xd, yd, perm, batch_size, aug=aug, **fwd)
-        sched.step(); seen += len(x)
+        sched.step()
         hist["loss"].append(tot.item() / len(x)); hist["running_acc"].append(hits.item() / len(x))
-        if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-            hist["epoch"].append(epoch + 1)
+        if (ep + 1) % eval_every == 0 or ep + 1 == epochs:
+            hist["epoch"].append(ep + 1)
             hist["train_acc"].append(accuracy(model, xd, yd, **fwd) if full_train_acc else hist["running_acc"][-1])
             if x_val is not None: hist["val_acc"].append(accuracy(model, x_val, y_val, **fwd))
-        if checkpoint is not None and checkpoint.due(epoch + 1) and epoch + 1 < epochs:
-            checkpoint.save(epoch + 1, net=net, opt=opt, sched=sched, hist=hist, gen=gen.get_state(),
-                            aug_gen=None if aug_gen is None else aug_gen.get_state())
-    if checkpoint is not None: checkpoint.clear()
+    t0 = time.time()
+    start = epoch_loop(epochs, len(x), epoch, seed, checkpoint, dict(net=net, opt=opt, sched=sched), run, "train")
+    hist = run["hist"]
     hist["seconds"] = time.time() - t0
-    hist["images_per_s"] = seen / max(hist["seconds"], 1e-9)   # training images per second of this call (evaluations included)
+    # training images per second of this call (evaluations included)
+    hist["images_per_s"] = (epochs - start) * len(x) / max(hist["seconds"], 1e-9)
     return hist
 
 # %% ../nbs/04b_encoders.ipynb #550b814f

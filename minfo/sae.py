@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .encoders import MILESTONES, milestone_epochs, place_data
-from .utils import Checkpoint, check_int, check_number, progress, resolve_device
+from .loops import epoch_loop
+from .utils import Checkpoint, check_int, check_number, resolve_device
 from .vinfo import PredictiveFamily, make_head
 
 # %% auto #0
@@ -239,14 +240,10 @@ _KEYS = ("epoch", "lr", "train_loss", "train_pretext", "train_recon", "train_pre
 
 def _fit(model, opt, sched, x, y, x_val, y_val, epochs, batch_size, seed, device, checkpoint, by) -> dict:
     "The epochs of `train_sae`, with checkpoints and the running best state"
-    gen = torch.Generator().manual_seed(int(seed))
-    hist, best, start, t0 = {k: [] for k in _KEYS}, None, 0, time.time()
-    if checkpoint is not None:
-        start, vals = checkpoint.restore(model=model, opt=opt, sched=sched)
-        if start: hist, best, t0 = vals["hist"], vals["best"], time.time() - vals["seconds"]; gen.set_state(vals["gen"])
-    for ep in progress(range(start, epochs), desc=f"SAE λ={model.lam:g}", leave=False):
-        lr_now = opt.param_groups[0]["lr"]
-        tr = _epoch(model, opt, x, y, torch.randperm(len(x), generator=gen), batch_size, device)
+    run = {"hist": {k: [] for k in _KEYS}, "best": None, "seconds": 0.0}   # seconds: of the epochs, resumes included
+    def epoch(ep, perm, gen):
+        tic, lr_now, hist = time.time(), opt.param_groups[0]["lr"], run["hist"]
+        tr = _epoch(model, opt, x, y, perm, batch_size, device)
         sched.step()
         va = validate_sae(model, x_val, y_val, device=device)
         nan = float("nan")
@@ -257,16 +254,15 @@ def _fit(model, opt, sched, x, y, x_val, y_val, epochs, batch_size, seed, device
                    val_pretext_acc=va["pretext_acc"], val_pretext_loss=va["pretext_loss"], val_l2=va["l2"])
         for k in _KEYS: hist[k].append(row[k])
         if _select(hist, by) == ep:   # this epoch is the best so far: keep its state
-            best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if checkpoint is not None and checkpoint.due(ep + 1) and ep + 1 < epochs:
-            checkpoint.save(ep + 1, model=model, opt=opt, sched=sched, hist=hist, best=best, gen=gen.get_state(),
-                            seconds=time.time() - t0)
-    if checkpoint is not None: checkpoint.clear()
-    model.load_state_dict(best); model.eval()
+            run["best"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        run["seconds"] += time.time() - tic
+    epoch_loop(epochs, len(x), epoch, seed, checkpoint, dict(model=model, opt=opt, sched=sched), run, f"SAE λ={model.lam:g}")
+    hist = run["hist"]
+    model.load_state_dict(run["best"]); model.eval()
     i = _select(hist, by)
     return dict(hist, best_epoch=hist["epoch"][i], selected_by=by, lam=model.lam, decoder=model.decoder_name,
                 best={k: hist[k][i] for k in ("val_pretext_acc", "val_l2", "train_pretext_acc")},
-                seconds=time.time() - t0)
+                seconds=run["seconds"])
 
 # %% ../nbs/06a_sae.ipynb #85079834
 def downstream_metrics(encoder: nn.Module,                 # inputs -> representation (e.g. `model.encoder`)

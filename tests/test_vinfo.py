@@ -1,5 +1,5 @@
 """minfo.vinfo on user data (numpy, torch, lists, string and bool labels, explicit held-out rows) and bad input:
-every error names the parameter and what was expected."""
+every error names the parameter and what was expected; the trainers of minfo.vinfomax, also by their old path."""
 import math
 
 import numpy as np
@@ -118,7 +118,7 @@ def test_head_is_returned_usable_on_new_rows_and_reproduces_the_held_out_entropy
 
 def test_probe_evaluator_linear_method():
     "the per-epoch linear probe can be App. C.3's SAGA; an unknown method fails when the evaluator is made"
-    from minfo.vinfo import probe_evaluator
+    from minfo.vinfomax import probe_evaluator
     x, y = _data(600)
     xt = torch.as_tensor(x)
     with pytest.raises(ValueError, match="linear_method"):
@@ -147,3 +147,42 @@ def test_vinfomax_schedule_is_the_trainers_and_checks_its_settings():
                     (dict(n=10, batch_size=1.5), "batch_size must be an integer"), (dict(n=10, epochs=0), "epochs must be")):
         with pytest.raises((ValueError, TypeError), match=msg):
             vinfomax_schedule(**kw)
+
+
+def test_trainers_keep_their_old_import_path():
+    "minfo.vinfo imports minfo.vinfomax only when a moved name is asked for; the names are the same objects"
+    import subprocess
+    import sys
+    code = ("import sys, minfo.vinfo; assert 'minfo.vinfomax' not in sys.modules; "
+            "from minfo.vinfo import train_vinfomax, train_infomax, probe_evaluator, VInfoMaxSchedule; "
+            "import minfo.vinfomax as m; assert train_infomax is m.train_infomax and VInfoMaxSchedule is m.VInfoMaxSchedule")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import minfo.vinfo
+    with pytest.raises(AttributeError, match="no attribute 'train_nothing'"):
+        _ = minfo.vinfo.train_nothing
+
+
+def test_infomax_takes_an_mibound_and_refuses_other_critics():
+    "train_infomax runs InfoNCE through MIBound: given one (here a separable critic), the bound rises; a plain module is refused"
+    from minfo.estimate import MIBound
+    from minfo.vinfomax import train_infomax
+    g = torch.Generator().manual_seed(0)
+    x, xv = torch.rand(128, 16, generator=g), torch.rand(32, 16, generator=g)
+    torch.manual_seed(0)
+    enc = torch.nn.Linear(16, 4)
+    bound = MIBound(16, 4, "infonce", "separable", hidden=(16,), embed_dim=4, seed=1)
+    h = train_infomax(enc, bound, x, xv, epochs=6, lr=1e-2, batch_size=32, device="cpu")
+    assert h["val_loss"][-1] > h["val_loss"][0] and max(h["val_loss"]) <= math.log(32) + 1e-6, h["val_loss"]
+    with pytest.raises(TypeError, match="MIBound or one minfo.critics critic"):
+        train_infomax(enc, torch.nn.Linear(20, 1), x, xv, epochs=1, batch_size=32, device="cpu")
+
+
+def test_held_out_labels_are_coded_with_the_training_labels():
+    "a class seen only in the held-out rows gets its own code; float held-out labels are refused by name"
+    x, y = _data(600)
+    yh = y[400:].copy(); yh[:5] = 2          # class 2: held out only
+    vi = v_information(x[:400], y[:400], "linear", "categorical", held_out=(x[400:], yh))
+    assert list(vi.classes) == [0, 1, 2] and np.isfinite(vi.value)
+    with pytest.raises(ValueError, match="held-out y holds float"):
+        v_information(x[:400], y[:400], "linear", "categorical", held_out=(x[400:], y[400:].astype(float)))

@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .estimate import check_int, check_number, is_label_column
+from .inputs import is_label_column
 from .gaussians import rho_from_mi
 from .info import mutual_info
-from .utils import progress
+from .utils import check_int, check_number, progress
 
 # %% auto #0
 __all__ = ['TRANSFORMS', 'CODE', 'Task', 'gaussian_mi', 'SplitGaussian', 'binormal', 'multinormal_dense', 'multinormal_sparse',
            'high_mi_gaussian', 'student_t_mi', 'StudentT', 'student_identity', 'AdditiveUniform', 'half_cube',
            'half_cube_inv', 'normal_cdf', 'normal_cdf_inv', 'Spiral', 'Transformed', 'transform', 'spiral', 'wiggly',
-           'bimodal', 'swissroll', 'DiscreteTask', 'noisy_channel', 'LabelMixture', 'bmi_v1_tasks', 'high_mi_tasks',
-           'discrete_tasks', 'all_tasks', 'get_task', 'cca_mi', 'ksg_mi', 'draw', 'run_one', 'BenchmarkJob',
-           'compute_here', 'benchmark', 'summarize']
+           'bimodal', 'swissroll', 'DiscreteTask', 'noisy_channel', 'LabelMixture', 'report_tasks', 'bmi_v1_tasks',
+           'high_mi_tasks', 'discrete_tasks', 'all_tasks', 'get_task', 'cca_mi', 'ksg_mi', 'draw', 'run_one',
+           'BenchmarkJob', 'compute_here', 'benchmark', 'summarize']
 
 # %% ../nbs/08a_tasks.ipynb #7244a44f
 def _check_n(n) -> int:
@@ -393,6 +393,23 @@ class LabelMixture(Task):
         x = self.means.to(device)[y] + torch.randn(n, self.dim_x, generator=generator, device=device, dtype=torch.float64)
         return x.to(dtype), y
 
+# %% ../nbs/08a_tasks.ipynb #ab17fb31
+def report_tasks(levels: Sequence[float] = (2.0, 5.0, 10.0, 20.0, 30.0, 40.0),  # total MI in nats
+                 dim: int = 20,                # coordinate pairs (the report's §3: 20)
+                 transformed_at: float = 10.0, # MI of the Gaussian under the half-cube, asinh and spiral maps
+                ) -> list[Task]:
+    """The report's §3 distribution, x, y ∈ R^20 with corr(x_i, y_i) = ρ (`report-normal-20-20-I`, I = −10 log(1 − ρ²)),
+    at 2–40 nats; then its half-cube, asinh and spiral at `transformed_at` nats (same MI, other marginals)"""
+    def gauss(m):
+        t = high_mi_gaussian(dim, m)
+        t.id, t.name = f"report-normal-{dim}-{dim}-{m:g}", f"Report Gaussian {dim} × {dim} ({m:g} nats)"
+        return t
+    base = gauss(transformed_at)
+    out = [gauss(m) for m in levels] + [transform(base, "half_cube"), transform(base, "asinh"), spiral(base)]
+    for t in out: t.family = "report"
+    return out
+
+
 # %% ../nbs/08a_tasks.ipynb #92c134fa
 def bmi_v1_tasks() -> list[Task]:
     "The 40 tasks of Czyż et al. (2023)'s benchmark v1, in their order"
@@ -426,8 +443,8 @@ def discrete_tasks() -> list[Task]:
     return [noisy_channel(4, 0.1), noisy_channel(10, 0.3), LabelMixture(4, 4, 3.0), LabelMixture(10, 10, 4.0)]
 
 def all_tasks() -> list[Task]:
-    "Every task of this module: Czyż et al.'s 40, the high-MI tasks, the discrete and mixed ones"
-    return bmi_v1_tasks() + high_mi_tasks() + discrete_tasks()
+    "Every task of this module: Czyż et al.'s 40, the report's Gaussians, the high-MI tasks, the discrete and mixed ones"
+    return bmi_v1_tasks() + report_tasks() + high_mi_tasks() + discrete_tasks()
 
 _INDEX: dict[str, Task] = {}
 
@@ -557,7 +574,7 @@ def _width(a: torch.Tensor) -> int: return int(torch.unique(a).numel()) if is_la
 def _group_key(est, x, y, seed) -> tuple:
     from minfo.bounds import get_bound
     s = est.settings.as_dict()
-    matrix = get_bound(est.settings.bound).scores == "matrix" and est.settings.negatives == "shuffle"
+    matrix = get_bound(est.settings.bound).scores == "matrix" and est.settings.negatives != "all"
     common = tuple(sorted((k, repr(v)) for k, v in s.items() if k not in ("bound", "progress")))
     return (common, matrix, seed, _width(x), _width(y))
 

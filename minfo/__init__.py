@@ -15,7 +15,7 @@ _LAZY = {  # top-level name -> the minfo module that defines it
     "train_vinfomax": "vinfomax", "train_infomax": "vinfomax", "vinfomax_schedule": "vinfomax",
     "probe_evaluator": "vinfomax", "infomax_bound": "vinfomax", "epoch_loop": "loops",
     "SupervisedAutoencoder": "sae", "train_sae": "sae",
-    "benchmark": "tasks", "get_task": "tasks", "all_tasks": "tasks", "cca_mi": "tasks", "ksg_mi": "tasks",
+    "benchmark": "tasks", "get_task": "tasks", "all_tasks": "tasks", "cca_mi": "tasks", "ksg_mi": "tasks", "report_tasks": "tasks",
     "CorrelatedGaussians": "gaussians", "BOUNDS": "bounds",
     "linear_probe": "evaluate", "mlp_probe": "evaluate", "nmi": "evaluate",
     "estimator": "estimators", "permutation_test": "estimators", "MIResult": "estimators", "DoE": "estimators",

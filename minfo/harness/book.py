@@ -30,7 +30,8 @@ from fastcore.docments import MarkdownRenderer  # noqa: E402 (after the check th
 
 # %% auto #0
 __all__ = ['toc_files', 'notebook_parameters', 'fingerprint', 'prepare_for_book', 'kernel_config', 'execute_chapter',
-           'chapter_params', 'build_book', 'render_html', 'main', 'api_table', 'api_signature', 'ApiRenderer']
+           'chapter_params', 'stage_tables', 'build_book', 'render_html', 'main', 'api_table', 'api_signature',
+           'ApiRenderer']
 
 # %% ../../nbs/09h_book.ipynb #61668c39
 def toc_files(toc: str | Path = "_toc.yml") -> list[str]:
@@ -146,6 +147,20 @@ def chapter_params(profile: str, device: str, results_dir: str | Path,
         params["executor"] = executor
     return params
 
+# %% ../../nbs/09h_book.ipynb #a22ff6c0
+def stage_tables(results_dir: str | Path,  # a profile's results folder
+                 stage: str | Path,        # the folder of executed notebooks the book renders
+                 ) -> list[Path]:
+    "Copy the files the chapters published under RESULTS/tables/ to STAGE/tables/; returns the copies, sorted"
+    src, dst = Path(results_dir) / "tables", Path(stage) / "tables"
+    if not src.is_dir(): return []
+    out = []
+    for f in sorted(p for p in src.rglob("*") if p.is_file()):
+        to = dst / f.relative_to(src)
+        to.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, to); out.append(to)
+    return out
+
 # %% ../../nbs/09h_book.ipynb #951be0e0
 def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
                device: str = "auto",
@@ -177,8 +192,9 @@ def build_book(profile: str = "cpu",  # one of PROFILE_NAMES
         return stage
     out = build / "html"
     stamp = build / f"html.{profile}.stamp.json"
-    digest = hashlib.sha256(b"".join(p.read_bytes()
-                                     for p in sorted(stage.rglob("*.ipynb")) + [root / "_config.yml", root / "_toc.yml"])).hexdigest()
+    tables = stage_tables(results, stage)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(stage.rglob("*.ipynb")) + tables
+                                     + [root / "_config.yml", root / "_toc.yml"])).hexdigest()
     if force or not (out / "index.html").exists() or not stamp.exists() or json.loads(stamp.read_text()).get("digest") != digest:
         stamp.unlink(missing_ok=True)
         render_html(root, stage, build.parent)

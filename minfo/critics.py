@@ -28,10 +28,14 @@ def _dropout_tuple(dropout, n_layers) -> tuple:
     if not all(0.0 <= p < 1.0 for p in ps): raise ValueError(f"dropout probabilities must lie in [0, 1), got {ps}")
     return ps
 
+# ATen's AVX512 CPU expm1 (inside F.elu) is ~10x slower than its exp; its AVX2 and CUDA ELU are one fast pass
+_SLOW_EXPM1 = torch.backends.cpu.get_cpu_capability() == "AVX512"
+
 def elu_(z: torch.Tensor) -> torch.Tensor:
-    "ELU in place, $\\max(z, 0) + e^{\\min(z, 0)} - 1$: `F.elu` to float error, built on exp (ATen's CPU expm1 is ~10× slower)"
-    neg = z.clamp(max=0.0).exp_().sub_(1.0)
-    return z.clamp_(min=0.0).add_(neg)
+    ("ELU in place, `F.elu` to float error: on AVX512 CPU kernels $\\max(z, e^{\\min(z, 0)} - 1)$ "
+     "($e^z - 1 \\ge z$) in four passes built on exp, elsewhere ATen's `F.elu_` (one pass)")
+    if not (_SLOW_EXPM1 and z.device.type == "cpu"): return nn.functional.elu_(z)
+    return torch.maximum(z, z.clamp(max=0.0).exp_().sub_(1.0), out=z)
 
 def elu(z: torch.Tensor) -> torch.Tensor:
     "ELU through autograd, built on exp like `elu_` (derivative 1 for z > 0, $e^z$ for z ≤ 0)"
@@ -50,6 +54,26 @@ def _act_backward(grad: torch.Tensor, out: torch.Tensor, activation: str) -> tor
     if activation == "elu": return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, out)
     return torch.ops.aten.threshold_backward(grad, out, 0.0)
 
+# %% ../nbs/02b_critics.ipynb #84a5bf42
+def _offsets(layout: Sequence[tuple[str, tuple, int]]) -> list[tuple[str, tuple, int, int, int]]:
+    "(name, shape, offset, size, fan_in) of each tensor of a layout, packed one after the other"
+    out, offset = [], 0
+    for name, shape, fan_in in layout:
+        size = math.prod(shape)
+        out.append((name, tuple(shape), offset, size, fan_in))
+        offset += size
+    return out
+
+def _init_flat(layout: list, seeds: Sequence[int]) -> torch.Tensor:
+    "[K, P] initial parameters: each tensor uniform in ±1/sqrt(fan_in), critic k's from its own seed only"
+    flat = torch.empty(len(seeds), sum(e[3] for e in layout))
+    for k, seed in enumerate(seeds):
+        g = torch.Generator().manual_seed(seed)
+        for _name, _shape, o, size, fan_in in layout:
+            bound = 1.0 / math.sqrt(fan_in)
+            flat[k, o:o + size] = (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1).mul_(bound).float()
+    return flat
+
 # %% ../nbs/02b_critics.ipynb #7717aa20
 class StackedCritic(nn.Module):
     "Base of the critics: K critics whose parameters are the rows of one [K, P] buffer `flat`"
@@ -61,19 +85,9 @@ class StackedCritic(nn.Module):
             raise ValueError(f"n_critics must be a positive integer, got {n_critics!r}")
         seeds = list(range(n_critics)) if seeds is None else [int(s) for s in seeds]
         if len(seeds) != n_critics: raise ValueError(f"need one seed per critic ({n_critics}), got {len(seeds)}")
-        self.layout, offset = [], 0
-        for name, shape, fan_in in layout:
-            size = math.prod(shape)
-            self.layout.append((name, tuple(shape), offset, size, fan_in))
-            offset += size
-        self.n_critics, self.n_params, self.seeds = n_critics, offset, seeds
-        flat = torch.empty(n_critics, offset)
-        for k, seed in enumerate(seeds):  # critic k's init depends on its seed only
-            g = torch.Generator().manual_seed(seed)
-            for _name, _shape, o, size, fan_in in self.layout:
-                bound = 1.0 / math.sqrt(fan_in)
-                flat[k, o:o + size] = (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1).mul_(bound).float()
-        self.flat = nn.Parameter(flat)
+        self.layout = _offsets(layout)
+        self.n_critics, self.n_params, self.seeds = n_critics, sum(e[3] for e in self.layout), seeds
+        self.flat = nn.Parameter(_init_flat(self.layout, seeds))
 
     def params(self, buf: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         "Named [K, *shape] views into `buf` (default: the parameters)"
@@ -119,6 +133,7 @@ class StackedCritic(nn.Module):
         s.backward(grad_fn(s.detach()))
         return s.detach()
 
+# %% ../nbs/02b_critics.ipynb #3a19bc54
 def _perm_index(perm: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "Index for y.gather(1, .) from a [K, N] or [N] permutation"
     K, N, d = y.shape
@@ -152,7 +167,7 @@ def _mlp(p: dict, prefix: str, h: torch.Tensor | None, n_hidden: int, activation
     if f"{prefix}Wout" in p: h = torch.baddbmm(p[f"{prefix}bout"].unsqueeze(1), h, p[f"{prefix}Wout"])
     return h
 
-# %% ../nbs/02b_critics.ipynb #b0e9baf6
+# %% ../nbs/02b_critics.ipynb #e84d7407
 def _chunk_seeds(generators, n_chunks: int) -> list:
     ("Seeds [chunk][critic] drawn from each critic's generator: "
      "a chunk scored twice (forward, then recomputed for the backward pass) draws the same dropout masks")
@@ -162,6 +177,7 @@ def _chunk_seeds(generators, n_chunks: int) -> list:
 def _seeded(seeds, device) -> list | None:
     return None if seeds is None else [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
+# %% ../nbs/02b_critics.ipynb #b0e9baf6
 class JointCritic(StackedCritic):
     "K joint critics $T_k(x, y) = \\mathrm{MLP}_k([x, y])$ (Belghazi et al. 2018; the report's §3)"
     def __init__(self, x_dim: int, y_dim: int,
@@ -226,82 +242,95 @@ class JointCritic(StackedCritic):
 
     def train_scores(self, x, y, negatives, perm, grad_fn, generators=None):
         "Scores of a training batch (detached); adds d loss / d params to `flat.grad` by a hand-written backward pass"
-        check_choice("negatives", negatives, NEGATIVES)
-        x, y = self._batch(x, y)
-        K, N = x.shape[:2]
-        if negatives == "shuffle":
-            if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
-            idx, blocks, shape = _perm_index(perm, x[..., :1])[..., 0], [None], (K, 2, N)
-        else:
-            idx, blocks, shape = None, self._row_blocks(N), (K, N, N)
-        L, act, dx = len(self.hidden), self.activation, self.x_dim
-        if self.flat.grad is None: self.flat.grad = torch.zeros_like(self.flat)
-        lp = self.matmul_dtype is not None and self.matmul_dtype != self.flat.dtype  # low-precision matmuls
-        p, g = self.params(self.flat.detach().to(self.matmul_dtype) if lp else self.flat.detach()), self.params(self.flat.grad)
-        if lp: x, y = x.to(self.matmul_dtype), y.to(self.matmul_dtype)
-        acc = (lambda out, a, b: out.add_(torch.mm(a, b))) if lp else (lambda out, a, b: out.addmm_(a, b))
-        drop = self.training and any(q > 0 for q in self.dropout)
-        if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
-        chunked = len(blocks) > 1
-        seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
-        first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
+        return _joint_train_scores(self, x, y, negatives, perm, grad_fn, generators)
 
-        def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
-            A, B = first[k]
-            if blk is None: return torch.cat([A + B, A + B.index_select(0, idx[k])])
-            return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
+# %% ../nbs/02b_critics.ipynb #2584f4fd
+def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, drop: bool, gen, keep: bool):
+    "Critic k's scores from its first-layer pre-activations z0 [M, h_0]; with `keep`, each layer's (input, h, mask)"
+    inp, cache = z0, []
+    for l in range(len(dropout)):
+        h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, p[f"W{l}"][k]), act)
+        mask = None
+        if drop and dropout[l] > 0:
+            mask = torch.empty_like(h).bernoulli_(1 - dropout[l], generator=gen).div_(1 - dropout[l])
+        if keep: cache.append((inp if l > 0 else None, h, mask))
+        inp = h if mask is None else h * mask
+    if keep: cache.append(inp)
+    return torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1)), cache
 
-        def forward(k, blk, gen, keep):  # scores of the block's rows, and what the backward pass needs
-            inp, cache = z0(k, blk), []
-            for l in range(L):
-                h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, p[f"W{l}"][k]), act)
-                mask = None
-                if drop and self.dropout[l] > 0:
-                    mask = torch.empty_like(h).bernoulli_(1 - self.dropout[l], generator=gen).div_(1 - self.dropout[l])
-                if keep: cache.append((inp if l > 0 else None, h, mask))
-                inp = h if mask is None else h * mask
-            if keep: cache.append(inp)
-            return torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1)), cache
+def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable) -> torch.Tensor:
+    "Add critic k's layer gradients (from d loss / d scores `dt`) to g; returns d loss / d first-layer pre-activation"
+    last = cache[-1]
+    g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
+    g["bout"][k].add_(dt.sum())
+    dh = torch.outer(dt, p["Wout"][k].view(-1))
+    for l in reversed(range(len(cache) - 1)):
+        inp, h, mask = cache[l]
+        if mask is not None: dh = dh.mul_(mask)
+        dz = _act_backward(dh, h, act)
+        if l > 0:
+            acc(g[f"W{l}"][k], inp.t(), dz)
+            g[f"b{l}"][k].add_(dz.sum(0))
+            dh = torch.mm(dz, p[f"W{l}"][k].t())
+    return dz
 
-        def backward(k, cache, dt):  # accumulates the layers' gradients; returns d loss / d first-layer pre-activation
-            last = cache[-1]
-            g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
-            g["bout"][k].add_(dt.sum())
-            dh = torch.outer(dt, p["Wout"][k].view(-1))
-            for l in reversed(range(L)):
-                inp, h, mask = cache[l]
-                if mask is not None: dh = dh.mul_(mask)
-                dz = _act_backward(dh, h, act)
-                if l > 0:
-                    acc(g[f"W{l}"][k], inp.t(), dz)
-                    g[f"b{l}"][k].add_(dz.sum(0))
-                    dh = torch.mm(dz, p[f"W{l}"][k].t())
-            return dz
+# %% ../nbs/02b_critics.ipynb #2b26cb61
+def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn: Callable, generators=None) -> torch.Tensor:
+    "`JointCritic.train_scores`: a forward pass per critic, one `grad_fn` on all scores, a hand-written backward per critic"
+    check_choice("negatives", negatives, NEGATIVES)
+    x, y = critic._batch(x, y)
+    K, N = x.shape[:2]
+    if negatives == "shuffle":
+        if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
+        idx, blocks, shape = _perm_index(perm, x[..., :1])[..., 0], [None], (K, 2, N)
+    else:
+        idx, blocks, shape = None, critic._row_blocks(N), (K, N, N)
+    act, dx = critic.activation, critic.x_dim
+    if critic.flat.grad is None: critic.flat.grad = torch.zeros_like(critic.flat)
+    lp = critic.matmul_dtype is not None and critic.matmul_dtype != critic.flat.dtype  # low-precision matmuls
+    p, g = critic.params(critic.flat.detach().to(critic.matmul_dtype) if lp else critic.flat.detach()), critic.params(critic.flat.grad)
+    if lp: x, y = x.to(critic.matmul_dtype), y.to(critic.matmul_dtype)
+    acc = (lambda out, a, b: out.add_(torch.mm(a, b))) if lp else (lambda out, a, b: out.addmm_(a, b))
+    drop = critic.training and any(q > 0 for q in critic.dropout)
+    if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
+    chunked = len(blocks) > 1
+    seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
+    if idx is not None: y = torch.cat([y, y.gather(1, idx.unsqueeze(-1).expand(-1, -1, y.shape[-1]))], 1)  # [K, 2N, dy]
+    first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
 
-        def rows(blk): return slice(None) if blk is None else slice(blk[0] * N, blk[1] * N)
-        T, caches = x.new_empty(K, math.prod(shape[1:]), dtype=self.flat.dtype), {}
-        for k in range(K):  # forward, one critic at a time: plain 2-D matmuls beat bmm on CPU
-            for c, blk in enumerate(blocks):
-                gen = None if not drop else (_seeded(seeds[c], x.device)[k] if chunked else generators[k])
-                T[k, rows(blk)], caches[k, c] = forward(k, blk, gen, keep=not chunked)
-        dT = grad_fn(T.view(shape)).reshape(K, -1)
-        if lp: dT = dT.to(self.matmul_dtype)
-        for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
-            if idx is not None:  # shuffle: one block of 2N rows; x's half of the first layer is shared by both
-                dz = backward(k, caches.pop((k, 0)), dT[k])
-                acc(g["W0"][k, :dx], x[k].t(), dz[:N] + dz[N:])
-                acc(g["W0"][k, dx:], torch.cat([y[k], y[k].index_select(0, idx[k])]).t(), dz)
-                g["b0"][k].add_(dz.sum(0))
-                continue
-            dA, dB = (torch.zeros(N, self.hidden[0], dtype=self.flat.dtype, device=x.device) for _ in range(2))
-            for c, blk in enumerate(blocks):
-                cache = caches.pop((k, c))
-                if chunked: cache = forward(k, blk, None if not drop else _seeded(seeds[c], x.device)[k], keep=True)[1]
-                dz = backward(k, cache, dT[k, rows(blk)]).to(self.flat.dtype).view(blk[1] - blk[0], N, -1)
-                dA[blk[0]:blk[1]] += dz.sum(1); dB += dz.sum(0)
-            acc(g["W0"][k, :dx], x[k].t(), dA.to(x.dtype)); acc(g["W0"][k, dx:], y[k].t(), dB.to(x.dtype))
-            g["b0"][k].add_(dB.sum(0))
-        return T.view(shape)
+    def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
+        A, B = first[k]
+        if blk is None:  # joint, then shuffled rows: x's half added to both; A is freed (K critics' caches are live at once)
+            first[k] = None
+            return B.view(2, N, -1).add_(A).view(2 * N, -1)
+        return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
+
+    def forward(k, blk, gen, keep): return _joint_forward(p, k, z0(k, blk), act, critic.dropout, drop, gen, keep)
+
+    def rows(blk): return slice(None) if blk is None else slice(blk[0] * N, blk[1] * N)
+    T, caches = x.new_empty(K, math.prod(shape[1:]), dtype=critic.flat.dtype), {}
+    for k in range(K):  # forward, one critic at a time: plain 2-D matmuls beat bmm on CPU
+        for c, blk in enumerate(blocks):
+            gen = None if not drop else (_seeded(seeds[c], x.device)[k] if chunked else generators[k])
+            T[k, rows(blk)], caches[k, c] = forward(k, blk, gen, keep=not chunked)
+    dT = grad_fn(T.view(shape)).reshape(K, -1)
+    if lp: dT = dT.to(critic.matmul_dtype)
+    for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
+        if idx is not None:  # shuffle: one block of 2N rows; x's half of the first layer is shared by both
+            dz = _joint_backward(p, g, k, caches.pop((k, 0)), dT[k], act, acc)
+            acc(g["W0"][k, :dx], x[k].t(), dz[:N] + dz[N:])
+            acc(g["W0"][k, dx:], y[k].t(), dz)  # y[k]: the joint then the shuffled rows
+            g["b0"][k].add_(dz.sum(0))
+            continue
+        dA, dB = (torch.zeros(N, critic.hidden[0], dtype=critic.flat.dtype, device=x.device) for _ in range(2))
+        for c, blk in enumerate(blocks):
+            cache = caches.pop((k, c))
+            if chunked: cache = forward(k, blk, None if not drop else _seeded(seeds[c], x.device)[k], keep=True)[1]
+            dz = _joint_backward(p, g, k, cache, dT[k, rows(blk)], act, acc).to(critic.flat.dtype).view(blk[1] - blk[0], N, -1)
+            dA[blk[0]:blk[1]] += dz.sum(1); dB += dz.sum(0)
+        acc(g["W0"][k, :dx], x[k].t(), dA.to(x.dtype)); acc(g["W0"][k, dx:], y[k].t(), dB.to(x.dtype))
+        g["b0"][k].add_(dB.sum(0))
+    return T.view(shape)
 
 # %% ../nbs/02b_critics.ipynb #e9647458
 class SeparableCritic(StackedCritic):

@@ -23,6 +23,7 @@ CASES = {
                      "--n-mine", "32", "--n-nwj", "32"], ["rows", "gflop", "work"]),
     "past_log_n": (["--n", "400", "--dim", "3", "--levels", "1,5", "--epochs", "1", "--steps", "5", "--batch", "32", "--hidden", "8",
                     "--critic-hidden", "8"], ["rows"]),
+    "profile_step": (["--k", "1,2", "--steps", "2", "--repeats", "1", "--hidden", "16,16", "--batch", "32", "--top", "3"], None),
     "bf16_study": (["--seeds", "2", "--steps", "4", "--batch", "16", "--hidden", "8,8", "--levels", "2"], ["rows", "verdict"]),
 }
 

@@ -159,6 +159,24 @@ def test_factory_by_name():
     assert repr(estimator("flow", flow="nsf")) == "FlowMI(flow='nsf')" and repr(KSG()) == "KSG()"
 
 
+def test_estimate_mi_reaches_every_method_by_name():
+    "estimate_mi(x, y, method=NAME, permutations=K) is the estimator of that name: the same numbers, the same p-value"
+    x, y = draw(1.0, 600, seed=4)
+    for name, kw in (("cca", {}), ("ksg", dict(k=3)), ("doe", dict(hidden=(), val_fraction=0.3))):
+        a = estimate_mi(x, y, method=name, seed=1, permutations=9, **kw)
+        b = estimator(name, **kw).estimate(x, y, seed=1, permutations=9)
+        assert type(a) is MIResult and a.method == name and a.value == b.value and a.p_value == b.p_value, (name, a, b)
+    kw = dict(hidden=(16,), steps=60, batch_size=128, lr=1e-3, n_bootstrap=0, progress=False)
+    a, b = estimate_mi(x, y, seed=2, **kw), estimate_mi(x, y, seed=2, permutations=4, **kw)
+    assert type(a) is MIEstimate and a.p_value is None                        # neural, not asked: the engine's result
+    assert b.method == "neural" and b.value == a.value and len(b.null) == 4   # asked: the same critic, then read 4 times
+    assert estimate_mi(x, y, method=CCA(), seed=0).value == CCA().estimate(x, y).value   # an estimator object
+    with pytest.raises(ValueError, match="checkpoint is for method='neural'"):
+        estimate_mi(x, y, method="cca", checkpoint=object())
+    with pytest.raises(TypeError, match="unknown setting 'steps' for method 'ksg'"):
+        estimate_mi(x, y, method="ksg", steps=10)
+
+
 def test_methods_run_inside_the_benchmark():
     "minfo.tasks.benchmark takes the estimator objects (their config is part of the cache key)"
     from minfo.tasks import benchmark, get_task

@@ -7,14 +7,23 @@
 plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in the same process.
 FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
 
-    .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 2] [--threads N] [--activation elu|relu]
+A minfo call is training steps plus a fixed cost the plain loop does not pay (the critics' set-up and evaluation draw,
+the final held-out reading, the bootstrap), which a default 5,000-step call spreads 80 times thinner than a 60-step
+bench call. So each round also times a call of `steps // 6` steps: the difference of the two calls is the per-step
+cost (`ratio`, `single_ratio`: plain loop time per step over minfo's), the rest of the long call is the fixed cost,
+printed in ms and as a share of a default 5,000-step call; `call_ratio`, `single_call_ratio` compare whole calls.
+
+    .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 5] [--threads N] [--activation elu|relu]
                                            [--bf16] [--json PATH] [--kernels default,avx2]
 Every run prints the CPU kernel set torch dispatches to (`torch.backends.cpu.get_cpu_capability()`), the threads
-and the load; `--kernels default,avx2` runs the whole bench once per kernel set (ATEN_CPU_CAPABILITY) and tables the
-ratios side by side: a speed-up measured on one kernel set is not a property of the library.
+and the load; `--kernels default,avx2 --activation elu,relu` runs the whole bench once per kernel set
+(ATEN_CPU_CAPABILITY) and activation and tables the ratios side by side: a speed-up measured on one kernel set is not a
+property of the library. Each ratio is the median over `--repeats` interleaved rounds (plain, then minfo): a noisy
+neighbour slows one round of both, not one side of every round.
 """
 import argparse
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -66,6 +75,7 @@ def plain(levels, hidden, N, steps, lr, dev, seed=0, activation="elu"):
 
 
 def stacked(levels, hidden, N, steps, lr, dev, matmul_dtype=None, activation="elu"):
+    "(b) train_critics; critic-steps per second of the whole call"
     t0 = time.perf_counter()
     train_critics([CorrelatedGaussians(mi=m) for m in levels], bound="nwj", hidden=hidden, batch_size=N, steps=steps,
                   lr=lr, device=str(dev), eval_every=steps, matmul_dtype=matmul_dtype, activation=activation)
@@ -83,6 +93,24 @@ def single(hidden, N, steps, lr, dev, activation="elu"):
     return steps / (time.perf_counter() - t0)
 
 
+def per_step(rounds: list[tuple[float, float, float]], K: int, steps: int, short: int) -> dict:
+    """Per-step ratio and fixed cost from rounds of (plain rate, minfo rate of a `steps` call, of a `short` call).
+
+    minfo's call takes t(n) = fixed + n * step for n steps, so step = (t(steps) - t(short)) / (steps - short); the plain
+    loop pays no fixed cost worth counting (building a critic). Each round gives a ratio; the median is robust to one
+    noisy round. Fixed cost and step time are medians too."""
+    if not steps > short >= 1: raise ValueError(f"need steps > short >= 1, got steps={steps}, short={short}")
+    t_long = [K * steps / m for _, m, _ in rounds]
+    t_short = [K * short / m for _, _, m in rounds]
+    step = [(a - b) / (steps - short) for a, b in zip(t_long, t_short)]  # seconds per minfo step (all K critics)
+    plain_step = [K / p for p, _, _ in rounds]
+    fixed = statistics.median(a - steps * s for a, s in zip(t_long, step))
+    step_m = statistics.median(step)
+    return dict(ratio=statistics.median(p / s if s > 0 else float("nan") for p, s in zip(plain_step, step)),
+                call_ratio=statistics.median(m / p for p, m, _ in rounds), minfo_step_steps_s=K / step_m if step_m > 0 else float("nan"),
+                fixed_ms=1e3 * fixed, fixed_frac_5000=fixed / (fixed + 5000 * step_m) if step_m > 0 else float("nan"))
+
+
 def without(argv: list[str], *flags: str) -> list[str]:
     "`argv` less each of `flags` and its value (`--flag value` or `--flag=value`)."
     out, skip = [], False
@@ -93,20 +121,24 @@ def without(argv: list[str], *flags: str) -> list[str]:
     return out
 
 
-def per_kernel_set(kernels: list[str], argv: list[str], out: str | None) -> None:
-    "Run this bench once per CPU kernel set in a fresh process (ATEN_CPU_CAPABILITY), then table the ratios."
+def per_kernel_set(kernels: list[str], activations: list[str], argv: list[str], out: str | None) -> None:
+    "Run this bench once per CPU kernel set (ATEN_CPU_CAPABILITY) and activation, each in a fresh process; table the ratios."
     rows = []
     for k in kernels:
         env = {key: v for key, v in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
         if k != "default": env["ATEN_CPU_CAPABILITY"] = k
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "r.json")
-            subprocess.run([sys.executable, __file__, *argv, "--json", path], env=env, check=True)
-            with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
-    print("kernel set (capability)   plain steps/s  minfo steps/s  ratio  one-critic ratio  load")
+        for act in activations:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "r.json")
+                subprocess.run([sys.executable, __file__, *argv, "--activation", act, "--json", path], env=env, check=True)
+                with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
+    print("per-step ratios (plain loop time per step / minfo's), whole-call ratios in brackets; fixed cost of a call")
+    print("kernel set (capability)  act   plain steps/s  K critics: ratio (call)  one critic: ratio (call)  "
+          "fixed ms (of 5000 steps)  load")
     for r in rows:
-        print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r['plain_steps_s']:13.1f}  {r['minfo_steps_s']:13.1f}  "
-              f"{r['ratio']:5.2f}  {r['single_ratio']:16.2f}  {r['load_avg']:4.2f}")
+        print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r['activation']:4}  {r['plain_steps_s']:13.1f}  "
+              f"{r['ratio']:17.2f} ({r['call_ratio']:.2f})  {r['single_ratio']:17.2f} ({r['single_call_ratio']:.2f})  "
+              f"{r['fixed_ms']:8.0f} ({r['fixed_frac_5000']:.2%})  {r['load_avg']:4.2f}")
     if out:
         with open(out, "w") as f: json.dump(rows, f, indent=1)
 
@@ -115,19 +147,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--repeats", type=int, default=2, help="alternate (a) and (b) this many times; best of each")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="alternate (a) and (b) this many times; rates are the best round, ratios the median round")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--hidden", default="512,512")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--activation", default="elu", choices=("elu", "relu"))
+    ap.add_argument("--activation", default="elu", help="elu or relu; a comma-separated list (elu,relu) runs each in turn")
     ap.add_argument("--k", type=int, default=len(LEVELS),
                     help="critics in the sweep, cycling through the MI levels (28: the report's Fig. 1-2 grid)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
     ap.add_argument("--kernels", default=None, help="comma-separated CPU kernel sets to run in turn, e.g. default,avx2")
     args = ap.parse_args()
-    if args.kernels:
-        return per_kernel_set(args.kernels.split(","), without(sys.argv[1:], "--kernels", "--json"), args.json)
+    acts = args.activation.split(",")
+    if not set(acts) <= {"elu", "relu"}: ap.error(f"--activation takes elu, relu or both, got {args.activation}")
+    if args.kernels or len(acts) > 1:
+        return per_kernel_set((args.kernels or "default").split(","), acts,
+                              without(sys.argv[1:], "--kernels", "--json", "--activation"), args.json)
     os.environ.setdefault("MINFO_PROGRESS", "0")
     if args.threads: torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -135,25 +171,33 @@ def main():
     d, N = 20, args.batch
     fwd = 2 * (2 * N) * (2 * d * hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:])) + hidden[-1])
     flops = 3 * fwd
-    act = args.activation
+    act = acts[0]
     levels = tuple(LEVELS[i % len(LEVELS)] for i in range(args.k))
     plain(levels, hidden, N, 3, 1e-4, dev, activation=act); stacked(levels, hidden, N, 3, 1e-4, dev, activation=act)  # warm-up
-    a = b = 0.0
+    short = max(1, args.steps // 6)
+    if args.steps <= short: ap.error(f"--steps must be at least 2 (a long and a short call), got {args.steps}")
+    rounds = []  # (plain, minfo, minfo short call) rates of each interleaved round: ratios are medians over rounds
     for _ in range(args.repeats):
-        a = max(a, plain(levels, hidden, N, args.steps, 1e-4, dev, activation=act))
-        b = max(b, stacked(levels, hidden, N, args.steps, 1e-4, dev, activation=act))
-    s1 = p1 = 0.0
+        rounds.append((plain(levels, hidden, N, args.steps, 1e-4, dev, activation=act),
+                       stacked(levels, hidden, N, args.steps, 1e-4, dev, activation=act),
+                       stacked(levels, hidden, N, short, 1e-4, dev, activation=act)))
     single(hidden, N, 3, 1e-4, dev, activation=act); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev, activation=act)
+    rounds1 = []
     for _ in range(args.repeats):
-        p1 = max(p1, plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev, activation=act))
-        s1 = max(s1, single(hidden, N, args.steps, 1e-4, dev, activation=act))
+        rounds1.append((plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev, activation=act),
+                        single(hidden, N, args.steps, 1e-4, dev, activation=act),
+                        single(hidden, N, short, 1e-4, dev, activation=act)))
+    (a, b), (p1, s1) = (tuple(max(r[i] for r in rs) for i in (0, 1)) for rs in (rounds, rounds1))
+    many, one = per_step(rounds, len(levels), args.steps, short), per_step(rounds1, 1, args.steps, short)
+    ratio, single_ratio = many["ratio"], one["ratio"]
     c = 0.0
     if args.bf16:
         stacked(levels, hidden, N, 3, 1e-4, dev, "bf16", act)
         for _ in range(args.repeats): c = max(c, stacked(levels, hidden, N, args.steps, 1e-4, dev, "bf16", act))
     ceil = ceiling(dev)
     res = dict(device=str(dev), threads=torch.get_num_threads(), batch=N, hidden=list(hidden), activation=act, K=len(levels),
-               steps=args.steps, ceiling_gflops=ceil, plain_steps_s=a, minfo_steps_s=b, ratio=b / a,
+               steps=args.steps, short_steps=short, repeats=args.repeats, ceiling_gflops=ceil, **many, plain_steps_s=a,
+               minfo_steps_s=b,
                plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
                gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__,
                cpu_capability=torch.backends.cpu.get_cpu_capability())
@@ -161,10 +205,15 @@ def main():
           f"critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(levels)}, {args.steps} steps each, load avg {res['load_avg']:.2f}")
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
-    print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling")
-    print(f"ratio (b)/(a): {b / a:.2f}x")
-    res.update(single_plain_steps_s=p1, single_minfo_steps_s=s1, single_ratio=s1 / p1)
-    print(f"(c) one critic: plain loop {p1:.1f} steps/s, estimate_mi {s1:.1f} steps/s, ratio {s1 / p1:.2f}x")
+    print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling (whole {args.steps}-step calls)")
+    print(f"per-step ratio (b)/(a): {ratio:.2f}x (median over {args.repeats} interleaved rounds; {args.steps}- less "
+          f"{short}-step calls); whole calls {many['call_ratio']:.2f}x (best against best {b / a:.2f}x)")
+    print(f"    fixed cost of a call: {many['fixed_ms']:.0f} ms, {many['fixed_frac_5000']:.2%} of a 5000-step call")
+    res.update(single_plain_steps_s=p1, single_minfo_steps_s=s1, single_ratio=single_ratio,
+               **{f"single_{k}": v for k, v in one.items() if k != "ratio"})
+    print(f"(c) one critic: plain loop {p1:.1f} steps/s, estimate_mi {s1:.1f} steps/s (best); per-step ratio "
+          f"{single_ratio:.2f}x (median), whole calls {one['call_ratio']:.2f}x (best against best {s1 / p1:.2f}x)")
+    print(f"    fixed cost of a call: {one['fixed_ms']:.0f} ms, {one['fixed_frac_5000']:.2%} of a 5000-step call")
     if args.bf16:
         res.update(minfo_bf16_steps_s=c, ratio_bf16=c / a)
         print(f"(c) train_critics, bf16 matmuls (not the default; estimates differ at bf16 precision): "

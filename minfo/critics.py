@@ -49,10 +49,24 @@ def _act_(z: torch.Tensor, activation: str) -> torch.Tensor:
 def _act(z: torch.Tensor, activation: str) -> torch.Tensor:
     return elu(z) if activation == "elu" else torch.relu(z)
 
-def _act_backward(grad: torch.Tensor, out: torch.Tensor, activation: str) -> torch.Tensor:
-    "d act / d z times `grad`, from the activation's output `out` (ELU: 1 or out + 1; ReLU: out > 0)"
-    if activation == "elu": return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, out)
-    return torch.ops.aten.threshold_backward(grad, out, 0.0)
+def _act_backward_(grad: torch.Tensor, out: torch.Tensor, activation: str) -> torch.Tensor:
+    "`grad` times d act / d z, in place, from the activation's output `out` (ELU: 1 or out + 1; ReLU: out > 0)"
+    if activation == "elu": return torch.ops.aten.elu_backward.grad_input(grad, 1.0, 1.0, 1.0, True, out, grad_input=grad)
+    return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
+
+class _Scratch:
+    ("Tensors a training pass reuses from step to step, by role: `ws(key, shape, like)` is the same memory each step, "
+     "so a step makes no large allocations (on CPU each fresh one is page faults on first touch)")
+    def __init__(self): self.bufs: dict = {}
+    def __call__(self, key, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        t = self.bufs.get(key)
+        if t is None or t.shape != shape or t.dtype != like.dtype or t.device != like.device:
+            t = self.bufs[key] = like.new_empty(shape)
+        return t
+
+def _no_scratch(key, shape, like) -> None:
+    "The `_Scratch` of passes that allocate as they go (`out=None`: a fresh tensor)"
+    return None
 
 # %% ../nbs/02b_critics.ipynb #84a5bf42
 def _offsets(layout: Sequence[tuple[str, tuple, int]]) -> list[tuple[str, tuple, int, int, int]]:
@@ -198,6 +212,16 @@ class JointCritic(StackedCritic):
         self.dropout = _dropout_tuple(dropout, len(hidden))
         super().__init__(_mlp_layout("", self.x_dim + self.y_dim, hidden, 1), n_critics, seeds)
 
+    def scratch(self) -> _Scratch:
+        "The training pass's reused tensors (not parameters: copies and pickles leave them behind)"
+        if getattr(self, "_scratch", None) is None: self._scratch = _Scratch()
+        return self._scratch
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_scratch", None)
+        return state
+
     def _first(self, x, y):
         "The first layer in two halves, $x W_0^x$ and $y W_0^y + b_0$ ([K, N, h_0] each): a pair (i, j) only adds row i to row j"
         p = self.params()
@@ -213,6 +237,8 @@ class JointCritic(StackedCritic):
         return self._tail(A + B, generators)
 
     def _shuffled(self, x, y, perm, generators=None):
+        if not torch.is_grad_enabled() and not (self.training and any(q > 0 for q in self.dropout)):
+            return _joint_read_shuffled(self, x, y, perm)  # a reading: no autograd graph, no masks
         A, B = self._first(x, y)  # x's half is computed once for the joint and the shuffled pairs
         return self._tail(torch.cat([A + B, A + B.gather(1, _perm_index(perm, B))], 1), generators).view(self.n_critics, 2, -1)
 
@@ -245,11 +271,13 @@ class JointCritic(StackedCritic):
         return _joint_train_scores(self, x, y, negatives, perm, grad_fn, generators)
 
 # %% ../nbs/02b_critics.ipynb #2584f4fd
-def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, drop: bool, gen, keep: bool):
+def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, drop: bool, gen, keep: bool,
+                   ws: Callable = _no_scratch):
     "Critic k's scores from its first-layer pre-activations z0 [M, h_0]; with `keep`, each layer's (input, h, mask)"
     inp, cache = z0, []
     for l in range(len(dropout)):
-        h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, p[f"W{l}"][k]), act)
+        W = p[f"W{l}"][k]
+        h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, W, out=ws((k, l), (len(inp), W.shape[1]), inp)), act)
         mask = None
         if drop and dropout[l] > 0:
             mask = torch.empty_like(h).bernoulli_(1 - dropout[l], generator=gen).div_(1 - dropout[l])
@@ -258,20 +286,23 @@ def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, 
     if keep: cache.append(inp)
     return torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1)), cache
 
-def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable) -> torch.Tensor:
-    "Add critic k's layer gradients (from d loss / d scores `dt`) to g; returns d loss / d first-layer pre-activation"
-    last = cache[-1]
+def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable,
+                    ws: Callable = _no_scratch) -> torch.Tensor:
+    ("Add critic k's layer gradients (from d loss / d scores `dt`) to g; returns d loss / d first-layer pre-activation "
+     "(in `ws`'s memory when it reuses)")
+    last, w_out = cache[-1], p["Wout"][k].view(-1)
     g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
     g["bout"][k].add_(dt.sum())
-    dh = torch.outer(dt, p["Wout"][k].view(-1))
+    dh = torch.outer(dt, w_out, out=ws(("d", len(cache) - 2), (len(dt), len(w_out)), last))
     for l in reversed(range(len(cache) - 1)):
         inp, h, mask = cache[l]
         if mask is not None: dh = dh.mul_(mask)
-        dz = _act_backward(dh, h, act)
+        dz = _act_backward_(dh, h, act)  # dh is this pass's own: a fresh tensor or scratch
         if l > 0:
+            W = p[f"W{l}"][k]
             acc(g[f"W{l}"][k], inp.t(), dz)
             g[f"b{l}"][k].add_(dz.sum(0))
-            dh = torch.mm(dz, p[f"W{l}"][k].t())
+            dh = torch.mm(dz, W.t(), out=ws(("d", l - 1), (len(dz), W.shape[0]), dz))
     return dz
 
 # %% ../nbs/02b_critics.ipynb #2b26cb61
@@ -295,17 +326,18 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
     chunked = len(blocks) > 1
     seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
+    h0, ws = critic.hidden[0], critic.scratch() if idx is not None else _no_scratch  # shuffle: 2N rows, kept from step to step
     if idx is not None: y = torch.cat([y, y.gather(1, idx.unsqueeze(-1).expand(-1, -1, y.shape[-1]))], 1)  # [K, 2N, dy]
-    first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
+    else: first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
 
     def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
+        if blk is None:  # joint, then shuffled rows (y[k] stacks both): x's half is computed once and added to both
+            z = torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:], out=ws((k, 0), (2 * N, h0), y))
+            return z.view(2, N, -1).add_(torch.mm(x[k], p["W0"][k, :dx], out=ws("xW", (N, h0), x))).view(2 * N, -1)
         A, B = first[k]
-        if blk is None:  # joint, then shuffled rows: x's half added to both; A is freed (K critics' caches are live at once)
-            first[k] = None
-            return B.view(2, N, -1).add_(A).view(2 * N, -1)
         return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
 
-    def forward(k, blk, gen, keep): return _joint_forward(p, k, z0(k, blk), act, critic.dropout, drop, gen, keep)
+    def forward(k, blk, gen, keep): return _joint_forward(p, k, z0(k, blk), act, critic.dropout, drop, gen, keep, ws)
 
     def rows(blk): return slice(None) if blk is None else slice(blk[0] * N, blk[1] * N)
     T, caches = x.new_empty(K, math.prod(shape[1:]), dtype=critic.flat.dtype), {}
@@ -317,8 +349,8 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     if lp: dT = dT.to(critic.matmul_dtype)
     for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
         if idx is not None:  # shuffle: one block of 2N rows; x's half of the first layer is shared by both
-            dz = _joint_backward(p, g, k, caches.pop((k, 0)), dT[k], act, acc)
-            acc(g["W0"][k, :dx], x[k].t(), dz[:N] + dz[N:])
+            dz = _joint_backward(p, g, k, caches.pop((k, 0)), dT[k], act, acc, ws)
+            acc(g["W0"][k, :dx], x[k].t(), torch.add(dz[:N], dz[N:], out=ws("dxW", (N, h0), dz)))
             acc(g["W0"][k, dx:], y[k].t(), dz)  # y[k]: the joint then the shuffled rows
             g["b0"][k].add_(dz.sum(0))
             continue
@@ -331,6 +363,18 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
         acc(g["W0"][k, :dx], x[k].t(), dA.to(x.dtype)); acc(g["W0"][k, dx:], y[k].t(), dB.to(x.dtype))
         g["b0"][k].add_(dB.sum(0))
     return T.view(shape)
+
+def _joint_read_shuffled(critic: JointCritic, x, y, perm) -> torch.Tensor:
+    ("Joint and shuffled scores [K, 2, N] of a reading (no autograd, no dropout masks): "
+     "the training pass's forward, one critic at a time with 2-D matmuls (CPU's bmm is slower), x W_0^x once for both halves")
+    K, N = x.shape[:2]
+    p, dx = critic.params(critic.flat.detach()), critic.x_dim
+    yy = torch.cat([y, y.gather(1, _perm_index(perm, y))], 1)  # [K, 2N, dy]: the joint, then the shuffled rows
+    T = x.new_empty(K, 2 * N, dtype=critic.flat.dtype)
+    for k in range(K):
+        z0 = torch.addmm(p["b0"][k], yy[k], p["W0"][k, dx:]).view(2, N, -1).add_(torch.mm(x[k], p["W0"][k, :dx]))
+        T[k] = _joint_forward(p, k, z0.view(2 * N, -1), critic.activation, critic.dropout, False, None, False)[0]
+    return T.view(K, 2, N)
 
 # %% ../nbs/02b_critics.ipynb #e9647458
 class SeparableCritic(StackedCritic):

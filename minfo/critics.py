@@ -222,6 +222,10 @@ class JointCritic(StackedCritic):
         state.pop("_scratch", None)
         return state
 
+    def _draws_masks(self) -> bool:
+        "Whether a pass draws dropout masks (training mode and some dropout)"
+        return self.training and any(q > 0 for q in self.dropout)
+
     def _first(self, x, y):
         "The first layer in two halves, $x W_0^x$ and $y W_0^y + b_0$ ([K, N, h_0] each): a pair (i, j) only adds row i to row j"
         p = self.params()
@@ -237,7 +241,7 @@ class JointCritic(StackedCritic):
         return self._tail(A + B, generators)
 
     def _shuffled(self, x, y, perm, generators=None):
-        if not torch.is_grad_enabled() and not (self.training and any(q > 0 for q in self.dropout)):
+        if not torch.is_grad_enabled() and not self._draws_masks():
             return _joint_read_shuffled(self, x, y, perm)  # a reading: no autograd graph, no masks
         A, B = self._first(x, y)  # x's half is computed once for the joint and the shuffled pairs
         return self._tail(torch.cat([A + B, A + B.gather(1, _perm_index(perm, B))], 1), generators).view(self.n_critics, 2, -1)
@@ -258,7 +262,7 @@ class JointCritic(StackedCritic):
             return self._tail((a.unsqueeze(2) + b.unsqueeze(1)).flatten(1, 2), gens).view(K, a.shape[1], b.shape[1])
         blocks = self._row_blocks(N)
         if len(blocks) == 1: return block(A, B)
-        drop = self.training and any(q > 0 for q in self.dropout)
+        drop = self._draws_masks()
         if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
         seeds = _chunk_seeds(generators, len(blocks)) if drop else [None] * len(blocks)
         grad = torch.is_grad_enabled() and (A.requires_grad or B.requires_grad)
@@ -306,6 +310,17 @@ def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act
     return dz
 
 # %% ../nbs/02b_critics.ipynb #2b26cb61
+def _with_shuffled(y: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    "[K, 2N, d]: the rows of y [K, N, d], then the same rows in the order of `perm` ([K, N] or [N])"
+    return torch.cat([y, y.gather(1, _perm_index(perm, y))], 1)
+
+def _first_layer_shuffled(p: dict, k: int, x: torch.Tensor, yy: torch.Tensor, dx: int, ws: Callable = _no_scratch) -> torch.Tensor:
+    ("Critic k's first-layer pre-activations [2N, h_0] of the joint then the shuffled pairs: $y W_0^y + b_0$ on the 2N "
+     "rows of yy, plus $x W_0^x$ computed once on x's N rows and added to both halves")
+    N, h0 = len(x), p["W0"].shape[-1]
+    z = torch.addmm(p["b0"][k], yy, p["W0"][k, dx:], out=ws((k, 0), (2 * N, h0), yy))
+    return z.view(2, N, -1).add_(torch.mm(x, p["W0"][k, :dx], out=ws("xW", (N, h0), x))).view(2 * N, -1)
+
 def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn: Callable, generators=None) -> torch.Tensor:
     "`JointCritic.train_scores`: a forward pass per critic, one `grad_fn` on all scores, a hand-written backward per critic"
     check_choice("negatives", negatives, NEGATIVES)
@@ -313,27 +328,26 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     K, N = x.shape[:2]
     if negatives == "shuffle":
         if perm is None: raise ValueError("negatives='shuffle' needs a permutation `perm`")
-        idx, blocks, shape = _perm_index(perm, x[..., :1])[..., 0], [None], (K, 2, N)
+        blocks, shape = [None], (K, 2, N)
     else:
-        idx, blocks, shape = None, critic._row_blocks(N), (K, N, N)
+        blocks, shape = critic._row_blocks(N), (K, N, N)
+    shuffle = blocks == [None]
     act, dx = critic.activation, critic.x_dim
     if critic.flat.grad is None: critic.flat.grad = torch.zeros_like(critic.flat)
     lp = critic.matmul_dtype is not None and critic.matmul_dtype != critic.flat.dtype  # low-precision matmuls
     p, g = critic.params(critic.flat.detach().to(critic.matmul_dtype) if lp else critic.flat.detach()), critic.params(critic.flat.grad)
     if lp: x, y = x.to(critic.matmul_dtype), y.to(critic.matmul_dtype)
     acc = (lambda out, a, b: out.add_(torch.mm(a, b))) if lp else (lambda out, a, b: out.addmm_(a, b))
-    drop = critic.training and any(q > 0 for q in critic.dropout)
+    drop = critic._draws_masks()
     if drop and generators is None: raise ValueError("dropout in training mode needs one generator per critic")
     chunked = len(blocks) > 1
     seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
-    h0, ws = critic.hidden[0], critic.scratch() if idx is not None else _no_scratch  # shuffle: 2N rows, kept from step to step
-    if idx is not None: y = torch.cat([y, y.gather(1, idx.unsqueeze(-1).expand(-1, -1, y.shape[-1]))], 1)  # [K, 2N, dy]
+    h0, ws = critic.hidden[0], critic.scratch() if shuffle else _no_scratch  # shuffle: 2N rows, kept from step to step
+    if shuffle: y = _with_shuffled(y, perm)  # [K, 2N, dy]
     else: first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
 
     def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
-        if blk is None:  # joint, then shuffled rows (y[k] stacks both): x's half is computed once and added to both
-            z = torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:], out=ws((k, 0), (2 * N, h0), y))
-            return z.view(2, N, -1).add_(torch.mm(x[k], p["W0"][k, :dx], out=ws("xW", (N, h0), x))).view(2 * N, -1)
+        if blk is None: return _first_layer_shuffled(p, k, x[k], y[k], dx, ws)  # y[k]: joint, then shuffled rows
         A, B = first[k]
         return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
 
@@ -348,7 +362,7 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     dT = grad_fn(T.view(shape)).reshape(K, -1)
     if lp: dT = dT.to(critic.matmul_dtype)
     for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
-        if idx is not None:  # shuffle: one block of 2N rows; x's half of the first layer is shared by both
+        if shuffle:  # one block of 2N rows; x's half of the first layer is shared by both
             dz = _joint_backward(p, g, k, caches.pop((k, 0)), dT[k], act, acc, ws)
             acc(g["W0"][k, :dx], x[k].t(), torch.add(dz[:N], dz[N:], out=ws("dxW", (N, h0), dz)))
             acc(g["W0"][k, dx:], y[k].t(), dz)  # y[k]: the joint then the shuffled rows
@@ -369,11 +383,10 @@ def _joint_read_shuffled(critic: JointCritic, x, y, perm) -> torch.Tensor:
      "the training pass's forward, one critic at a time with 2-D matmuls (CPU's bmm is slower), x W_0^x once for both halves")
     K, N = x.shape[:2]
     p, dx = critic.params(critic.flat.detach()), critic.x_dim
-    yy = torch.cat([y, y.gather(1, _perm_index(perm, y))], 1)  # [K, 2N, dy]: the joint, then the shuffled rows
-    T = x.new_empty(K, 2 * N, dtype=critic.flat.dtype)
+    yy, T = _with_shuffled(y, perm), x.new_empty(K, 2 * N, dtype=critic.flat.dtype)
     for k in range(K):
-        z0 = torch.addmm(p["b0"][k], yy[k], p["W0"][k, dx:]).view(2, N, -1).add_(torch.mm(x[k], p["W0"][k, :dx]))
-        T[k] = _joint_forward(p, k, z0.view(2 * N, -1), critic.activation, critic.dropout, False, None, False)[0]
+        z0 = _first_layer_shuffled(p, k, x[k], yy[k], dx)
+        T[k] = _joint_forward(p, k, z0, critic.activation, critic.dropout, False, None, False)[0]
     return T.view(K, 2, N)
 
 # %% ../nbs/02b_critics.ipynb #e9647458

@@ -154,6 +154,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                 'minfo.estimate.Batcher.state': ('estimate.html#batcher.state', 'minfo/estimate.py'),
                                 'minfo.estimate.DivergenceGuard': ('estimate.html#divergenceguard', 'minfo/estimate.py'),
                                 'minfo.estimate.DivergenceGuard.__init__': ('estimate.html#divergenceguard.__init__', 'minfo/estimate.py'),
+                                'minfo.estimate.DivergenceGuard._within': ('estimate.html#divergenceguard._within', 'minfo/estimate.py'),
                                 'minfo.estimate.DivergenceGuard.check': ('estimate.html#divergenceguard.check', 'minfo/estimate.py'),
                                 'minfo.estimate.DivergenceGuard.commit': ('estimate.html#divergenceguard.commit', 'minfo/estimate.py'),
                                 'minfo.estimate.DivergenceGuard.freeze': ('estimate.html#divergenceguard.freeze', 'minfo/estimate.py'),

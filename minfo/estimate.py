@@ -325,6 +325,7 @@ class Batcher:
             x, y = src.batch(self.N, g)
             xs.append(x); ys.append(y)
             if self.structure == "shuffle": perms.append(draw_negatives(self.N, g, self.derange))
+        if len(xs) == 1: return xs[0][None], ys[0][None], (perms[0][None] if perms else None)  # one critic: views, no copies
         return torch.stack(xs), torch.stack(ys), (torch.stack(perms) if perms else None)
 
     def state(self) -> list: return [g.get_state() for g in self.gens]
@@ -334,7 +335,7 @@ class Batcher:
 # %% ../nbs/02c_estimate.ipynb #f7f963db
 def split_scores(S: torch.Tensor, structure: str) -> Scores:
     "The `Scores` of [K, 2, N] (shuffle: joint row, shuffled row) or [K, N, N] (all pairs) critic outputs"
-    if structure == "shuffle": return Scores(S[:, 0], S[:, 1])
+    if structure == "shuffle": return Scores(*S.unbind(1))  # one backward node for both rows
     K, N = S.shape[:2]
     off = ~torch.eye(N, dtype=torch.bool, device=S.device)
     return Scores(S.diagonal(dim1=1, dim2=2), S[:, off].view(K, N * (N - 1)), S)
@@ -355,18 +356,18 @@ class Objective:
         "Per-critic (value [K], loss [K], plug-in [K] (nan where none), new state) of the scores S"
         state = self.state if state is None else state
         K = S.shape[0]
+        if len(self.groups) == 1:  # one bound for all critics: its step's outputs as they are
+            n, = self.groups
+            out: StepOut = get_bound(n).step(split_scores(S, self.structure), state.get(n), **self.options[n])
+            plug = S.new_full((K,), float("nan")) if out.plugin is None else out.plugin.detach()
+            return out.value, out.loss, plug, {n: out.state}
         value, loss = S.new_empty(K), S.new_empty(K)
         plug, new = S.new_full((K,), float("nan")), {}
-        whole = len(self.groups) == 1
-        for n, _ks in self.groups.items():
-            s = split_scores(S if whole else S[self.index[n]], self.structure)
-            out: StepOut = get_bound(n).step(s, state.get(n), **self.options[n])
-            if whole: value, loss = out.value, out.loss
-            else:
-                value = value.index_put((self.index[n],), out.value)
-                loss = loss.index_put((self.index[n],), out.loss)
-            if out.plugin is not None:
-                plug = out.plugin.detach() if whole else plug.index_put((self.index[n],), out.plugin.detach())
+        for n in self.groups:
+            out = get_bound(n).step(split_scores(S[self.index[n]], self.structure), state.get(n), **self.options[n])
+            value = value.index_put((self.index[n],), out.value)
+            loss = loss.index_put((self.index[n],), out.loss)
+            if out.plugin is not None: plug = plug.index_put((self.index[n],), out.plugin.detach())
             new[n] = out.state
         return value, loss, plug, new
 
@@ -386,17 +387,23 @@ class DivergenceGuard:
     "Which of K critics are alive, and the step at which each other one diverged"
     def __init__(self, K: int, explode: float, value_trained: torch.Tensor, device):
         self.explode, self.value_trained = explode, value_trained
+        self.untrained = None if bool(value_trained.all()) else ~value_trained  # critics whose value is only read out
         self.alive = torch.ones(K, dtype=torch.bool, device=device)
         self.died = torch.full((K,), -1, dtype=torch.long, device=device)
 
+    def _within(self, a: torch.Tensor) -> torch.Tensor:
+        "|x| finite and at most `explode`, from a = |x| (nan compares false; with explode = inf, finite is a < inf)"
+        return a < math.inf if math.isinf(self.explode) else a <= self.explode
+
     def check(self, value: torch.Tensor, loss: torch.Tensor, dS: torch.Tensor) -> torch.Tensor:
         "Critics alive after this step: finite loss, gradient and (where trained) value, all within `explode`"
-        ok = torch.isfinite(loss) & (loss.abs() <= self.explode) & torch.isfinite(dS).flatten(1).all(1)
-        ok &= ~self.value_trained | (torch.isfinite(value) & (value.abs() <= self.explode))
+        ok = self._within(loss.abs()) & (dS.flatten(1).abs().amax(1) < math.inf)  # amax carries a nan through
+        val = self._within(value.abs())
+        ok &= val if self.untrained is None else self.untrained | val
         return self.alive & ok
 
     def commit(self, now: torch.Tensor, step: int):
-        self.died = torch.where(self.alive & ~now, torch.full_like(self.died, step), self.died)
+        self.died = torch.where(self.alive & ~now, step, self.died)
         self.alive = now
 
     @torch.no_grad()
@@ -417,8 +424,8 @@ class History:
         self.rows = dict(train=[], plug=[], val=[], val_plug=[], steps=[])
 
     def add(self, value: torch.Tensor, plug: torch.Tensor, alive: torch.Tensor):
-        self.acc += torch.where(alive, value, torch.zeros_like(value))
-        self.acc_plug += torch.where(alive, plug, torch.zeros_like(plug))
+        self.acc += torch.where(alive, value, 0.0)
+        self.acc_plug += torch.where(alive, plug, 0.0)
         self.n += 1
 
     def record(self, step: int, alive: torch.Tensor, heldout: tuple | None = None):
@@ -655,7 +662,7 @@ class _Run:
             dS, = torch.autograd.grad(loss.sum(), S)
         now = self.guard.check(v.detach(), loss.detach(), dS)
         self._step_state = dict(v=v.detach(), plug=plug, new=new, now=now)
-        return torch.where(now.view(-1, *([1] * (S.dim() - 1))), dS, torch.zeros_like(dS))
+        return torch.where(now.view(-1, *([1] * (S.dim() - 1))), dS, 0.0)
 
     def step(self, step: int):
         "One training step of every critic"

@@ -3,7 +3,9 @@
 (a) plain: one nn.Sequential critic per MI level trained in turn (Adam, two forward passes: joint and shuffled pairs;
     nn.ELU, or nn.ReLU with --activation relu)
 (b) minfo: train_critics over the same K MI levels at once (same maths: NWJ, shuffle negatives, Adam)
-(c) one critic: the plain loop for one MI level against `estimate_mi` with one critic (the most common user call)
+(c) one critic: the plain loop for one MI level against `estimate_mi` with one critic (the most common user call),
+    and against the eager floor of that step (`profile_step.floor_setup`: the same maths in the fewest eager ops, no
+    checks or bookkeeping), whose ratio bounds what any eager per-step trimming could reach on this machine
 plus the fp32 matmul ceiling (best GFLOP/s of a 2048x2048 matmul) measured in the same process.
 FLOPs per critic-step are counted as 3x the forward pass over the 2N joint+shuffled rows (the same count for both).
 
@@ -34,6 +36,7 @@ import torch
 
 from minfo.estimate import train_critics
 from minfo.gaussians import CorrelatedGaussians
+from profile_step import floor_setup
 
 LEVELS = (2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0)
 
@@ -93,6 +96,14 @@ def single(hidden, N, steps, lr, dev, activation="elu"):
     return steps / (time.perf_counter() - t0)
 
 
+def floor(hidden, N, steps, activation="elu"):
+    "(c) the eager floor of one critic's step (CPU only), steps per second of the whole call"
+    t0 = time.perf_counter()
+    step = floor_setup(hidden, N, activation)
+    for _ in range(steps): step()
+    return steps / (time.perf_counter() - t0)
+
+
 def per_step(rounds: list[tuple[float, float, float]], K: int, steps: int, short: int) -> dict:
     """Per-step ratio and fixed cost from rounds of (plain rate, minfo rate of a `steps` call, of a `short` call).
 
@@ -106,7 +117,8 @@ def per_step(rounds: list[tuple[float, float, float]], K: int, steps: int, short
     plain_step = [K / p for p, _, _ in rounds]
     fixed = statistics.median(a - steps * s for a, s in zip(t_long, step))
     step_m = statistics.median(step)
-    return dict(ratio=statistics.median(p / s if s > 0 else float("nan") for p, s in zip(plain_step, step)),
+    ratios = [p / s if s > 0 else float("nan") for p, s in zip(plain_step, step)]
+    return dict(ratio=statistics.median(ratios), ratio_lo=min(ratios), ratio_hi=max(ratios),
                 call_ratio=statistics.median(m / p for p, m, _ in rounds), minfo_step_steps_s=K / step_m if step_m > 0 else float("nan"),
                 fixed_ms=1e3 * fixed, fixed_frac_5000=fixed / (fixed + 5000 * step_m) if step_m > 0 else float("nan"))
 
@@ -133,12 +145,14 @@ def per_kernel_set(kernels: list[str], activations: list[str], argv: list[str], 
                 subprocess.run([sys.executable, __file__, *argv, "--activation", act, "--json", path], env=env, check=True)
                 with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
     print("per-step ratios (plain loop time per step / minfo's), whole-call ratios in brackets; fixed cost of a call")
-    print("kernel set (capability)  act   plain steps/s  K critics: ratio (call)  one critic: ratio (call)  "
-          "fixed ms (of 5000 steps)  load")
+    print("with the range over rounds; the eager floor's ratio for one critic; fixed cost of a K-critic call")
+    print("kernel set (capability)  act   plain steps/s  K critics: ratio [range] (call)  one critic: ratio [range] (call)  "
+          "floor  fixed ms (of 5000 steps)  load")
     for r in rows:
         print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r['activation']:4}  {r['plain_steps_s']:13.1f}  "
-              f"{r['ratio']:17.2f} ({r['call_ratio']:.2f})  {r['single_ratio']:17.2f} ({r['single_call_ratio']:.2f})  "
-              f"{r['fixed_ms']:8.0f} ({r['fixed_frac_5000']:.2%})  {r['load_avg']:4.2f}")
+              f"{r['ratio']:10.2f} [{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}] ({r['call_ratio']:.2f})  "
+              f"{r['single_ratio']:11.2f} [{r['single_ratio_lo']:.2f}-{r['single_ratio_hi']:.2f}] ({r['single_call_ratio']:.2f})  "
+              f"{r.get('single_floor_ratio', float('nan')):5.2f}  {r['fixed_ms']:8.0f} ({r['fixed_frac_5000']:.2%})  {r['load_avg']:4.2f}")
     if out:
         with open(out, "w") as f: json.dump(rows, f, indent=1)
 
@@ -182,11 +196,14 @@ def main():
                        stacked(levels, hidden, N, args.steps, 1e-4, dev, activation=act),
                        stacked(levels, hidden, N, short, 1e-4, dev, activation=act)))
     single(hidden, N, 3, 1e-4, dev, activation=act); plain(LEVELS[3:4], hidden, N, 3, 1e-4, dev, activation=act)
-    rounds1 = []
+    rounds1, floors = [], []  # floors: the eager floor's rate in each round, beside that round's plain loop
+    with_floor = dev.type == "cpu"
+    if with_floor: floor(hidden, N, 3, act)
     for _ in range(args.repeats):
         rounds1.append((plain(LEVELS[3:4], hidden, N, args.steps, 1e-4, dev, activation=act),
                         single(hidden, N, args.steps, 1e-4, dev, activation=act),
                         single(hidden, N, short, 1e-4, dev, activation=act)))
+        if with_floor: floors.append(floor(hidden, N, args.steps, act))
     (a, b), (p1, s1) = (tuple(max(r[i] for r in rs) for i in (0, 1)) for rs in (rounds, rounds1))
     many, one = per_step(rounds, len(levels), args.steps, short), per_step(rounds1, 1, args.steps, short)
     ratio, single_ratio = many["ratio"], one["ratio"]
@@ -206,13 +223,18 @@ def main():
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
     print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling (whole {args.steps}-step calls)")
-    print(f"per-step ratio (b)/(a): {ratio:.2f}x (median over {args.repeats} interleaved rounds; {args.steps}- less "
-          f"{short}-step calls); whole calls {many['call_ratio']:.2f}x (best against best {b / a:.2f}x)")
+    print(f"per-step ratio (b)/(a): {ratio:.2f}x (median over {args.repeats} interleaved rounds, range {many['ratio_lo']:.2f}-"
+          f"{many['ratio_hi']:.2f}; {args.steps}- less {short}-step calls); whole calls {many['call_ratio']:.2f}x (best against best {b / a:.2f}x)")
     print(f"    fixed cost of a call: {many['fixed_ms']:.0f} ms, {many['fixed_frac_5000']:.2%} of a 5000-step call")
     res.update(single_plain_steps_s=p1, single_minfo_steps_s=s1, single_ratio=single_ratio,
                **{f"single_{k}": v for k, v in one.items() if k != "ratio"})
     print(f"(c) one critic: plain loop {p1:.1f} steps/s, estimate_mi {s1:.1f} steps/s (best); per-step ratio "
-          f"{single_ratio:.2f}x (median), whole calls {one['call_ratio']:.2f}x (best against best {s1 / p1:.2f}x)")
+          f"{single_ratio:.2f}x (median; rounds {one['ratio_lo']:.2f}-{one['ratio_hi']:.2f}), whole calls "
+          f"{one['call_ratio']:.2f}x (best against best {s1 / p1:.2f}x)")
+    if with_floor:
+        res.update(single_floor_steps_s=max(floors), single_floor_ratio=statistics.median(f / r[0] for f, r in zip(floors, rounds1)))
+        print(f"    eager floor of the step: {max(floors):.1f} steps/s (best), {res['single_floor_ratio']:.2f}x the plain loop "
+              f"(median): the bound for an eager step of this maths (only fused kernels go past it)")
     print(f"    fixed cost of a call: {one['fixed_ms']:.0f} ms, {one['fixed_frac_5000']:.2%} of a 5000-step call")
     if args.bf16:
         res.update(minfo_bf16_steps_s=c, ratio_bf16=c / a)

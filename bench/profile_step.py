@@ -6,6 +6,9 @@ Times, per step and in the same process (interleaved, best of `--repeats`):
   critic    `train_scores` alone on a fixed batch (the critic's forward and hand-written backward)
   batch     `Batcher.next` alone (draw, standardization, stacking, shuffles)
 so `step - critic - batch` is the per-step Python and bookkeeping overhead the plain loop does not pay.
+  floor     the eager floor of one critic's step: the plain loop's maths in the fewest ops eager PyTorch allows (one
+            first-layer GEMM, the objective's gradient by hand, reused buffers, fused Adam, no checks): what no amount
+            of trimming minfo's per-step bookkeeping could beat, so `plain / floor` bounds the ratio an eager step can reach
 Then `torch.profiler` tables the top ops of one minfo step and one plain step (self CPU time).
 
     .venv/bin/python bench/profile_step.py [--k 1,7] [--steps 30] [--repeats 3] [--activation elu|relu] [--top 12]
@@ -13,11 +16,13 @@ Then `torch.profiler` tables the top ops of one minfo step and one plain step (s
 """
 import argparse
 import os
+import statistics
 import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from minfo.critics import _act_, _act_backward_
 from minfo.estimate import EstimatorSettings, _Run
 from minfo.gaussians import CorrelatedGaussians
 
@@ -42,6 +47,44 @@ def plain_setup(hidden, N, activation, seed=0, mi=10.0):
         tm = net(torch.cat([x, y[perm]], 1)).squeeze(1)
         loss = -(tj.mean() - torch.exp(tm - 1).mean())
         opt.zero_grad(); loss.backward(); opt.step()
+    return step
+
+
+def floor_setup(hidden, N, activation, seed=0, mi=10.0):
+    "The eager floor's step closure (a timing reference, not a trainer: no standardization, checks or history)"
+    src = CorrelatedGaussians(mi=mi)
+    d, torch_gen = src.dim, torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    sizes = [2 * d, *hidden]
+    layers = [torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])] + [torch.nn.Linear(sizes[-1], 1)]
+    p = torch.nn.Parameter(torch.cat([t.detach().reshape(-1) for l in layers for t in (l.weight.t(), l.bias)]))
+    p.grad = torch.zeros_like(p)
+    W, b, gW, gb, o = [], [], [], [], 0
+    for l in layers:  # views into the one flat buffer and its gradient, as minfo keeps them
+        i, j = l.in_features, l.out_features
+        W.append(p.detach()[o:o + i * j].view(i, j)); gW.append(p.grad[o:o + i * j].view(i, j)); o += i * j
+        b.append(p.detach()[o:o + j]); gb.append(p.grad[o:o + j]); o += j
+    opt = torch.optim.Adam([p], 1e-4, fused=True)
+    inp, dT = torch.empty(2 * N, 2 * d), torch.empty(2 * N)
+    hs, ds = [torch.empty(2 * N, h) for h in hidden], [torch.empty(2 * N, h) for h in hidden]
+
+    def grad():  # d loss / d parameters into p.grad (the batch drawn from torch_gen)
+        x, y = src.sample(N, generator=torch_gen)
+        perm = torch.randperm(N, generator=torch_gen)
+        inp[:N, :d] = x; inp[N:, :d] = x; inp[:N, d:] = y; torch.index_select(y, 0, perm, out=inp[N:, d:])
+        a = inp
+        for l, h in enumerate(hs): a = _act_(torch.addmm(b[l], a, W[l], out=h), activation)
+        T = torch.addmv(b[-1], a, W[-1].view(-1))
+        dT[:N] = -1.0 / N; torch.exp(T[N:] - 1, out=dT[N:]).mul_(1.0 / N)  # d/dT of -(mean T_joint - mean e^(T_shuffled - 1))
+        torch.mv(a.t(), dT, out=gW[-1].view(-1)); gb[-1].copy_(dT.sum())
+        dh = torch.outer(dT, W[-1].view(-1), out=ds[-1])
+        for l in reversed(range(len(hs))):
+            _act_backward_(dh, hs[l], activation)
+            torch.mm((hs[l - 1] if l else inp).t(), dh, out=gW[l]); torch.sum(dh, 0, out=gb[l])
+            if l: dh = torch.mm(dh, W[l].t(), out=ds[l - 1])
+
+    def step(): grad(); opt.step()
+    step.grad, step.flat, step.layers, step.generator, step.source = grad, p, (W, b), torch_gen, src  # for its test
     return step
 
 
@@ -90,18 +133,22 @@ def main():
     N, act = args.batch, args.activation
     print(f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"critic {'x'.join(map(str, hidden))} {act.upper()}, N={N}, load avg {os.getloadavg()[0]:.2f}")
-    plain = plain_setup(hidden, N, act)
+    plain, floor = plain_setup(hidden, N, act), floor_setup(hidden, N, act)
     for K in (int(k) for k in args.k.split(",")):
         step, critic, batch = minfo_setup(K, hidden, N, act)
-        for f in (plain, step, critic, batch): f()
-        best = dict(plain=1e9, step=1e9, critic=1e9, batch=1e9)
+        fns = (("plain", plain, K), ("step", step, 1), ("critic", critic, 1), ("batch", batch, 1), ("floor", floor, K))
+        for _, f, _ in fns: f()
+        best, rounds = {name: 1e9 for name, _, _ in fns}, []
         for _ in range(args.repeats):
-            for name, f in (("plain", plain), ("step", step), ("critic", critic), ("batch", batch)):
-                best[name] = min(best[name], per_step(f, args.steps if name != "plain" else args.steps * K))
+            now = {name: per_step(f, args.steps * reps) * reps for name, f, reps in fns}  # plain, floor: K steps per minfo step
+            best = {name: min(best[name], t) for name, t in now.items()}
+            rounds.append((now["plain"] / now["step"], now["plain"] / now["floor"]))
         over = best["step"] - best["critic"] - best["batch"]
-        print(f"K={K}: per critic-step  plain {best['plain'] * 1e3:.2f} ms | minfo step {best['step'] / K * 1e3:.2f} ms "
+        print(f"K={K}: per critic-step  plain {best['plain'] / K * 1e3:.2f} ms | minfo step {best['step'] / K * 1e3:.2f} ms "
               f"(critic {best['critic'] / K * 1e3:.2f}, batch {best['batch'] / K * 1e3:.3f}, rest {over / K * 1e3:.3f}) | "
-              f"ratio plain/minfo {best['plain'] * K / best['step']:.2f}x | load {os.getloadavg()[0]:.2f}")
+              f"eager floor {best['floor'] / K * 1e3:.2f} ms | load {os.getloadavg()[0]:.2f}")
+        print(f"      median over {args.repeats} interleaved rounds: plain/minfo {statistics.median(r for r, _ in rounds):.3f}x, "
+              f"plain/floor {statistics.median(f for _, f in rounds):.3f}x")
         if not args.no_profile:
             top_ops(step, args.top, f"minfo step, K={K}")
             if K == 1: top_ops(plain, args.top, "plain step")

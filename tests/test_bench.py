@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
     "critic_sweep": (["--k", "2", "--steps", "2", "--repeats", "1", "--hidden", "16,16", "--batch", "32", "--bf16"],
-                     ["ratio", "single_ratio", "ratio_bf16", "ceiling_gflops"]),
+                     ["ratio", "ratio_lo", "ratio_hi", "single_ratio", "single_floor_ratio", "ratio_bf16", "ceiling_gflops"]),
     "chunked_scores": (["--n", "16,48", "--hidden", "8,8", "--chunk-rows", "256", "--unchunked-max", "48", "--steps", "1"],
                        ["rows"]),
     "encoder_train": (["--models", "lenet5", "--images", "64", "--batch", "32", "--repeats", "1"], None),
@@ -84,4 +84,32 @@ def test_critic_sweep_runs_once_per_kernel_set(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     rows = json.loads(out.read_text())
     assert [r["kernels"] for r in rows] == ["default", "avx2"] and rows[1]["cpu_capability"] == "AVX2", rows
-    assert all({"ratio", "single_ratio", "load_avg", "threads"} <= set(r) for r in rows)
+    assert all({"ratio", "single_ratio", "single_floor_ratio", "load_avg", "threads"} <= set(r) for r in rows)
+
+
+@pytest.mark.parametrize("activation", ["relu", "elu"])
+def test_eager_floor_is_the_plain_loops_maths(activation):
+    "The eager floor's hand-written step gives autograd's gradient of the plain loop's NWJ loss on the same batch"
+    import torch
+    sys.path.insert(0, str(ROOT / "bench"))
+    from profile_step import floor_setup
+    N, step = 40, floor_setup((24, 16), 40, activation, seed=3)
+    state = step.generator.get_state()
+    step.grad()
+    step.generator.set_state(state)
+    x, y = step.source.sample(N, generator=step.generator)
+    perm = torch.randperm(N, generator=step.generator)
+    q = step.flat.detach().clone().requires_grad_()
+    W, b = step.layers
+    views, o = [], 0
+    for w, c in zip(W, b):  # the same layout, now on a leaf autograd can differentiate
+        views.append((q[o:o + w.numel()].view(w.shape), q[o + w.numel():o + w.numel() + c.numel()])); o += w.numel() + c.numel()
+    act = torch.relu if activation == "relu" else torch.nn.functional.elu
+
+    def net(z):
+        for w, c in views[:-1]: z = act(z @ w + c)
+        return (z @ views[-1][0] + views[-1][1]).squeeze(1)
+    loss = -(net(torch.cat([x, y], 1)).mean() - torch.exp(net(torch.cat([x, y[perm]], 1)) - 1).mean())
+    loss.backward()
+    assert torch.allclose(step.flat.grad, q.grad, rtol=1e-5, atol=1e-6), (step.flat.grad - q.grad).abs().max()
+    assert q.grad.abs().max() > 1e-3  # a gradient that is there, not two zeros

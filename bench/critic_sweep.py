@@ -224,7 +224,8 @@ def main():
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")
     print(f"(b) train_critics: {b:8.1f} critic-steps/s  {res['minfo_frac_ceiling']:.0%} of ceiling (whole {args.steps}-step calls)")
     print(f"per-step ratio (b)/(a): {ratio:.2f}x (median over {args.repeats} interleaved rounds, range {many['ratio_lo']:.2f}-"
-          f"{many['ratio_hi']:.2f}; {args.steps}- less {short}-step calls); whole calls {many['call_ratio']:.2f}x (best against best {b / a:.2f}x)")
+          f"{many['ratio_hi']:.2f}; {args.steps}- less {short}-step calls); whole calls {many['call_ratio']:.2f}x "
+          f"(best against best {b / a:.2f}x)")
     print(f"    fixed cost of a call: {many['fixed_ms']:.0f} ms, {many['fixed_frac_5000']:.2%} of a 5000-step call")
     res.update(single_plain_steps_s=p1, single_minfo_steps_s=s1, single_ratio=single_ratio,
                **{f"single_{k}": v for k, v in one.items() if k != "ratio"})

@@ -5,10 +5,10 @@ Times, per step and in the same process (interleaved, best of `--repeats`):
   step      minfo's whole `_Run.step` (batch draw, standardization, critic, objective, guard, history, Adam)
   critic    `train_scores` alone on a fixed batch (the critic's forward and hand-written backward)
   batch     `Batcher.next` alone (draw, standardization, stacking, shuffles)
-so `step - critic - batch` is the per-step Python and bookkeeping overhead the plain loop does not pay.
   floor     the eager floor of one critic's step: the plain loop's maths in the fewest ops eager PyTorch allows (one
             first-layer GEMM, the objective's gradient by hand, reused buffers, fused Adam, no checks): what no amount
             of trimming minfo's per-step bookkeeping could beat, so `plain / floor` bounds the ratio an eager step can reach
+so `step - critic - batch` is the per-step Python and bookkeeping overhead the plain loop does not pay.
 Then `torch.profiler` tables the top ops of one minfo step and one plain step (self CPU time).
 
     .venv/bin/python bench/profile_step.py [--k 1,7] [--steps 30] [--repeats 3] [--activation elu|relu] [--top 12]

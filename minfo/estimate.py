@@ -386,7 +386,7 @@ class Objective:
 class DivergenceGuard:
     "Which of K critics are alive, and the step at which each other one diverged"
     def __init__(self, K: int, explode: float, value_trained: torch.Tensor, device):
-        self.explode, self.value_trained = explode, value_trained
+        self.explode = explode
         self.untrained = None if bool(value_trained.all()) else ~value_trained  # critics whose value is only read out
         self.alive = torch.ones(K, dtype=torch.bool, device=device)
         self.died = torch.full((K,), -1, dtype=torch.long, device=device)

@@ -16,12 +16,14 @@ cost (`ratio`, `single_ratio`: plain loop time per step over minfo's), the rest 
 printed in ms and as a share of a default 5,000-step call; `call_ratio`, `single_call_ratio` compare whole calls.
 
     .venv/bin/python bench/critic_sweep.py [--device cpu|cuda] [--steps 60] [--repeats 5] [--threads N] [--activation elu|relu]
-                                           [--bf16] [--json PATH] [--kernels default,avx2]
+                                           [--bf16] [--json PATH] [--kernels default,avx2] [--matmul auto,torch]
 Every run prints the CPU kernel set torch dispatches to (`torch.backends.cpu.get_cpu_capability()`), the threads
 and the load; `--kernels default,avx2 --activation elu,relu` runs the whole bench once per kernel set
 (ATEN_CPU_CAPABILITY) and activation and tables the ratios side by side: a speed-up measured on one kernel set is not a
 property of the library. Each ratio is the median over `--repeats` interleaved rounds (plain, then minfo): a noisy
-neighbour slows one round of both, not one side of every round.
+neighbour slows one round of both, not one side of every round. `--matmul auto,torch` also runs each kernel set with
+minfo's large products on oneDNN (`auto`, the default where it is available) and on torch's own `mm` (MINFO_CPU_MATMUL),
+to show what that choice is worth here.
 """
 import argparse
 import json
@@ -34,6 +36,7 @@ import time
 
 import torch
 
+from minfo.critics import _ONEDNN
 from minfo.estimate import train_critics
 from minfo.gaussians import CorrelatedGaussians
 from profile_step import floor_setup
@@ -133,23 +136,27 @@ def without(argv: list[str], *flags: str) -> list[str]:
     return out
 
 
-def per_kernel_set(kernels: list[str], activations: list[str], argv: list[str], out: str | None) -> None:
-    "Run this bench once per CPU kernel set (ATEN_CPU_CAPABILITY) and activation, each in a fresh process; table the ratios."
+def per_kernel_set(kernels: list[str], activations: list[str], matmuls: list[str | None], argv: list[str], out: str | None) -> None:
+    ("Run this bench once per CPU kernel set (ATEN_CPU_CAPABILITY), activation and MINFO_CPU_MATMUL (None: the environment's), "
+     "each in a fresh process; table the ratios.")
     rows = []
     for k in kernels:
         env = {key: v for key, v in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
         if k != "default": env["ATEN_CPU_CAPABILITY"] = k
-        for act in activations:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "r.json")
-                subprocess.run([sys.executable, __file__, *argv, "--activation", act, "--json", path], env=env, check=True)
-                with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
+        for mm in matmuls:
+            if mm is not None: env["MINFO_CPU_MATMUL"] = mm
+            for act in activations:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = os.path.join(tmp, "r.json")
+                    subprocess.run([sys.executable, __file__, *argv, "--activation", act, "--json", path], env=env, check=True)
+                    with open(path) as f: rows.append(dict(kernels=k, **json.load(f)))
     print("per-step ratios (plain loop time per step / minfo's), whole-call ratios in brackets; fixed cost of a call")
     print("with the range over rounds; the eager floor's ratio for one critic; fixed cost of a K-critic call")
-    print("kernel set (capability)  act   plain steps/s  K critics: ratio [range] (call)  one critic: ratio [range] (call)  "
+    print("kernel set (capability)  matmul  act   plain steps/s  K critics: ratio [range] (call)  one critic: ratio [range] (call)  "
           "floor  fixed ms (of 5000 steps)  load")
     for r in rows:
-        print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r['activation']:4}  {r['plain_steps_s']:13.1f}  "
+        print(f"{r['kernels']:>8} ({r['cpu_capability']:>8})  {r.get('cpu_matmul', '?'):6}  {r['activation']:4}  "
+              f"{r['plain_steps_s']:13.1f}  "
               f"{r['ratio']:10.2f} [{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}] ({r['call_ratio']:.2f})  "
               f"{r['single_ratio']:11.2f} [{r['single_ratio_lo']:.2f}-{r['single_ratio_hi']:.2f}] ({r['single_call_ratio']:.2f})  "
               f"{r.get('single_floor_ratio', float('nan')):5.2f}  {r['fixed_ms']:8.0f} ({r['fixed_frac_5000']:.2%})  {r['load_avg']:4.2f}")
@@ -172,12 +179,15 @@ def main():
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--bf16", action="store_true", help="also measure (c): train_critics with bfloat16 matmuls")
     ap.add_argument("--kernels", default=None, help="comma-separated CPU kernel sets to run in turn, e.g. default,avx2")
+    ap.add_argument("--matmul", default=None, help="comma-separated MINFO_CPU_MATMUL values to run in turn: auto,torch")
     args = ap.parse_args()
     acts = args.activation.split(",")
     if not set(acts) <= {"elu", "relu"}: ap.error(f"--activation takes elu, relu or both, got {args.activation}")
-    if args.kernels or len(acts) > 1:
-        return per_kernel_set((args.kernels or "default").split(","), acts,
-                              without(sys.argv[1:], "--kernels", "--json", "--activation"), args.json)
+    matmuls = [None] if args.matmul is None else args.matmul.split(",")
+    if not set(matmuls) <= {None, "auto", "torch"}: ap.error(f"--matmul takes auto, torch or both, got {args.matmul}")
+    if args.kernels or len(acts) > 1 or args.matmul:
+        return per_kernel_set((args.kernels or "default").split(","), acts, matmuls,
+                              without(sys.argv[1:], "--kernels", "--json", "--activation", "--matmul"), args.json)
     os.environ.setdefault("MINFO_PROGRESS", "0")
     if args.threads: torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -217,8 +227,9 @@ def main():
                minfo_steps_s=b,
                plain_frac_ceiling=a * flops / 1e9 / ceil, minfo_frac_ceiling=b * flops / 1e9 / ceil,
                gflop_per_critic_step=flops / 1e9, load_avg=os.getloadavg()[0], torch=torch.__version__,
-               cpu_capability=torch.backends.cpu.get_cpu_capability())
-    print(f"device {dev} ({res['threads']} threads, CPU kernels {res['cpu_capability']}), batch {N}, "
+               cpu_capability=torch.backends.cpu.get_cpu_capability(), cpu_matmul="onednn" if _ONEDNN is not None else "torch")
+    print(f"device {dev} ({res['threads']} threads, CPU kernels {res['cpu_capability']}, "
+          f"large products on {res['cpu_matmul']}), batch {N}, "
           f"critic {'x'.join(map(str, hidden))} {act.upper()}, K={len(levels)}, {args.steps} steps each, load avg {res['load_avg']:.2f}")
     print(f"fp32 matmul ceiling (2048^2): {ceil:.1f} GFLOP/s; {flops / 1e9:.3f} GFLOP per critic-step (3x forward)")
     print(f"(a) plain loop:    {a:8.1f} critic-steps/s  {res['plain_frac_ceiling']:.0%} of ceiling")

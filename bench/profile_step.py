@@ -6,8 +6,9 @@ Times, per step and in the same process (interleaved, best of `--repeats`):
   critic    `train_scores` alone on a fixed batch (the critic's forward and hand-written backward)
   batch     `Batcher.next` alone (draw, standardization, stacking, shuffles)
   floor     the eager floor of one critic's step: the plain loop's maths in the fewest ops eager PyTorch allows (one
-            first-layer GEMM, the objective's gradient by hand, reused buffers, fused Adam, no checks): what no amount
-            of trimming minfo's per-step bookkeeping could beat, so `plain / floor` bounds the ratio an eager step can reach
+            first-layer GEMM, each product on the library minfo picks for it, the objective's gradient by hand, reused
+            buffers, fused Adam, no checks): what no amount of trimming minfo's per-step bookkeeping could beat, so
+            `plain / floor` bounds the ratio an eager step can reach
 so `step - critic - batch` is the per-step Python and bookkeeping overhead the plain loop does not pay.
 Then `torch.profiler` tables the top ops of one minfo step and one plain step (self CPU time).
 
@@ -22,7 +23,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from minfo.critics import _act_, _act_backward_
+from minfo.critics import _ONEDNN, _act_backward_, _linear_act_, _matmul_t
 from minfo.estimate import EstimatorSettings, _Run
 from minfo.gaussians import CorrelatedGaussians
 
@@ -73,7 +74,8 @@ def floor_setup(hidden, N, activation, seed=0, mi=10.0):
         perm = torch.randperm(N, generator=torch_gen)
         inp[:N, :d] = x; inp[N:, :d] = x; inp[:N, d:] = y; torch.index_select(y, 0, perm, out=inp[N:, d:])
         a = inp
-        for l, h in enumerate(hs): a = _act_(torch.addmm(b[l], a, W[l], out=h), activation)
+        for l, h in enumerate(hs):  # each product where minfo runs it (oneDNN for the large ones): both share kernels
+            a = _linear_act_(a, W[l], b[l], activation, lambda *_: h)
         T = torch.addmv(b[-1], a, W[-1].view(-1))
         dT[:N] = -1.0 / N; torch.exp(T[N:] - 1, out=dT[N:]).mul_(1.0 / N)  # d/dT of -(mean T_joint - mean e^(T_shuffled - 1))
         torch.mv(a.t(), dT, out=gW[-1].view(-1)); gb[-1].copy_(dT.sum())
@@ -81,7 +83,7 @@ def floor_setup(hidden, N, activation, seed=0, mi=10.0):
         for l in reversed(range(len(hs))):
             _act_backward_(dh, hs[l], activation)
             torch.mm((hs[l - 1] if l else inp).t(), dh, out=gW[l]); torch.sum(dh, 0, out=gb[l])
-            if l: dh = torch.mm(dh, W[l].t(), out=ds[l - 1])
+            if l: dh = _matmul_t(dh, W[l], lambda *_: ds[l - 1])
 
     def step(): grad(); opt.step()
     step.grad, step.flat, step.layers, step.generator, step.source = grad, p, (W, b), torch_gen, src  # for its test
@@ -132,7 +134,8 @@ def main():
     hidden = tuple(int(h) for h in args.hidden.split(","))
     N, act = args.batch, args.activation
     print(f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"critic {'x'.join(map(str, hidden))} {act.upper()}, N={N}, load avg {os.getloadavg()[0]:.2f}")
+          f"large products on {'oneDNN' if _ONEDNN is not None else 'torch.mm'}, critic {'x'.join(map(str, hidden))} {act.upper()}, "
+          f"N={N}, load avg {os.getloadavg()[0]:.2f}")
     plain, floor = plain_setup(hidden, N, act), floor_setup(hidden, N, act)
     for K in (int(k) for k in args.k.split(",")):
         step, critic, batch = minfo_setup(K, hidden, N, act)

@@ -5,6 +5,8 @@
 # %% ../nbs/02b_critics.ipynb #2e391bd6
 from __future__ import annotations
 import math
+import os
+import platform
 from collections.abc import Callable, Sequence
 import torch
 from torch import nn
@@ -13,8 +15,8 @@ from torch.utils.checkpoint import checkpoint
 from .utils import check_choice
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'NEGATIVES', 'CHUNK_ROWS', 'elu_', 'elu', 'StackedCritic', 'JointCritic', 'SeparableCritic',
-           'BilinearCritic']
+__all__ = ['ACTIVATIONS', 'NEGATIVES', 'CHUNK_ROWS', 'CPU_MATMUL', 'ONEDNN_MIN_MACS', 'elu_', 'elu', 'StackedCritic',
+           'JointCritic', 'SeparableCritic', 'BilinearCritic']
 
 # %% ../nbs/02b_critics.ipynb #2fa80961
 ACTIVATIONS = ("elu", "relu")
@@ -67,6 +69,45 @@ class _Scratch:
 def _no_scratch(key, shape, like) -> None:
     "The `_Scratch` of passes that allocate as they go (`out=None`: a fresh tensor)"
     return None
+
+# %% ../nbs/02b_critics.ipynb #70030d80
+CPU_MATMUL = os.environ.get("MINFO_CPU_MATMUL", "auto")  # auto: large fp32 CPU products on oneDNN; torch: all on torch.mm
+check_choice("MINFO_CPU_MATMUL", CPU_MATMUL, ("auto", "torch"))
+ONEDNN_MIN_MACS = 2 ** 25  # multiply-adds from which a product runs on oneDNN (below, its ~10 µs call overhead loses)
+
+def _onednn_linear():
+    ("oneDNN's fp32 linear, $X W^\\top + b$ with an optional fused ReLU (`torch.ops.mkldnn._linear_pointwise`), where the "
+     "build has it on an x86-64 CPU and it passes an exact check on small integers; else None")
+    if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available(): return None
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        x, w, b = torch.arange(6.0).view(2, 3) - 2, torch.arange(12.0).view(4, 3) - 5, torch.arange(4.0)
+        ok = torch.equal(op(x, w, b, "relu", [], ""), torch.addmm(b, x, w.t()).relu()) and \
+             torch.equal(op(x, w, None, "none", [], ""), x @ w.t())
+    except Exception:
+        return None
+    return op if ok else None
+
+_ONEDNN = _onednn_linear() if CPU_MATMUL == "auto" else None
+
+def _on_onednn(a: torch.Tensor, W: torch.Tensor) -> bool:
+    "Whether the product of a [M, n] with W [n, m] (or its transpose) runs on oneDNN: fp32, CPU, ≥ ONEDNN_MIN_MACS, no autograd"
+    return (_ONEDNN is not None and a.device.type == "cpu" and a.dtype == torch.float32 and W.dtype == torch.float32
+            and a.shape[0] * W.shape[0] * W.shape[1] >= ONEDNN_MIN_MACS and not (a.requires_grad or W.requires_grad))
+
+def _linear_act_(a: torch.Tensor, W: torch.Tensor, b: torch.Tensor, act: str, ws: Callable = _no_scratch, key=None) -> torch.Tensor:
+    ("A hidden layer's output act(a W + b) for W [n_in, n_out]: on oneDNN (ReLU fused into the product) where `_on_onednn`, "
+     "else `torch.addmm` into `ws`'s memory for `key`, then the activation in place")
+    if _on_onednn(a, W):
+        if act == "relu": return _ONEDNN(a, W.t(), b, "relu", [], "")
+        return _act_(_ONEDNN(a, W.t(), b, "none", [], ""), act)
+    return _act_(torch.addmm(b, a, W, out=ws(key, (len(a), W.shape[1]), a)), act)
+
+def _matmul_t(d: torch.Tensor, W: torch.Tensor, ws: Callable = _no_scratch, key=None) -> torch.Tensor:
+    ("$\\delta W^\\top$, a layer's input gradient from its output gradient d [M, n_out] (W [n_in, n_out]): on oneDNN where "
+     "`_on_onednn`, else `torch.mm` into `ws`'s memory for `key`")
+    if _on_onednn(d, W): return _ONEDNN(d, W, None, "none", [], "")
+    return torch.mm(d, W.t(), out=ws(key, (len(d), W.shape[0]), d))
 
 # %% ../nbs/02b_critics.ipynb #84a5bf42
 def _offsets(layout: Sequence[tuple[str, tuple, int]]) -> list[tuple[str, tuple, int, int, int]]:
@@ -280,8 +321,7 @@ def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, 
     "Critic k's scores from its first-layer pre-activations z0 [M, h_0]; with `keep`, each layer's (input, h, mask)"
     inp, cache = z0, []
     for l in range(len(dropout)):
-        W = p[f"W{l}"][k]
-        h = _act_(inp if l == 0 else torch.addmm(p[f"b{l}"][k], inp, W, out=ws((k, l), (len(inp), W.shape[1]), inp)), act)
+        h = _act_(inp, act) if l == 0 else _linear_act_(inp, p[f"W{l}"][k], p[f"b{l}"][k], act, ws, (k, l))
         mask = None
         if drop and dropout[l] > 0:
             mask = torch.empty_like(h).bernoulli_(1 - dropout[l], generator=gen).div_(1 - dropout[l])
@@ -293,7 +333,7 @@ def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, 
 def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable,
                     ws: Callable = _no_scratch) -> torch.Tensor:
     ("Add critic k's layer gradients (from d loss / d scores `dt`) to g; returns d loss / d first-layer pre-activation "
-     "(in `ws`'s memory when it reuses)")
+     "(in `ws`'s memory when it reuses and the product was not oneDNN's)")
     last, w_out = cache[-1], p["Wout"][k].view(-1)
     g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
     g["bout"][k].add_(dt.sum())
@@ -306,7 +346,7 @@ def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act
             W = p[f"W{l}"][k]
             acc(g[f"W{l}"][k], inp.t(), dz)
             g[f"b{l}"][k].add_(dz.sum(0))
-            dh = torch.mm(dz, W.t(), out=ws(("d", l - 1), (len(dz), W.shape[0]), dz))
+            dh = _matmul_t(dz, W, ws, ("d", l - 1))
     return dz
 
 # %% ../nbs/02b_critics.ipynb #2b26cb61

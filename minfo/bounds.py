@@ -153,6 +153,14 @@ class StepOut(NamedTuple):
 def _step_nwj(s: Scores, state=None) -> StepOut:
     v = nwj(s.joint, s.marg); return StepOut(v, -v)
 
+def _step_grad_nwj(s: Scores, state=None) -> tuple[StepOut, torch.Tensor, torch.Tensor]:
+    ("`_step_nwj` and its loss's gradient in closed form, the floats autograd gives: "
+     "$\\partial(-v)/\\partial T_{joint} = -1/N$, $\\partial(-v)/\\partial T_{marg} = e^{T_{marg} - 1}/M$")
+    e = torch.exp(s.marg - 1)
+    v = s.joint.mean(-1) - e.mean(-1)  # nwj's value, op for op
+    d_joint = s.joint.new_full((), -1.0).div_(s.joint.shape[-1]).expand_as(s.joint)  # mean's backward: (-1) / N
+    return StepOut(v, -v), d_joint, e.mul_(s.marg.new_ones(()).div_(s.marg.shape[-1]))  # exp's backward: (1 / M) e
+
 def _step_dv(s: Scores, state=None) -> StepOut:
     v = dv(s.joint, s.marg); return StepOut(v, -v)
 
@@ -187,6 +195,7 @@ class BoundSpec:
     offset_exact: bool = True  # False: the optimal critic is the log ratio only up to an additive constant
     options: tuple = ()     # keyword settings of `step`
     value_trained: bool = True  # the value is what training maximizes (a non-finite value means the critic diverged)
+    step_grad: Callable | None = None  # (Scores, state, **options) -> (StepOut, ∂loss/∂joint, ∂loss/∂marg) in closed form; None: autograd
 
     @property
     def trainable(self) -> bool: return self.step is not None
@@ -199,7 +208,8 @@ BOUNDS: dict[str, BoundSpec] = {s.name: s for s in [
               summary="DV value; gradient with a moving average of E_q e^T in the denominator (Belghazi et al. 2018)",
               step=_step_mine, trains_on="dv, moving-average gradient", offset_exact=False, options=("alpha",)),
     BoundSpec("nwj", "lower bound", nwj, "pair", "eq. (5)", critic_offset=1.0,
-              summary="Nguyen–Wainwright–Jordan: mean T_p − mean e^(T_q − 1)", step=_step_nwj, trains_on="nwj"),
+              summary="Nguyen–Wainwright–Jordan: mean T_p − mean e^(T_q − 1)", step=_step_nwj, trains_on="nwj",
+              step_grad=_step_grad_nwj),
     BoundSpec("js", "objective", js, "pair", "eqs. (6), (7), (18)",
               summary="f-GAN / Jensen–Shannon objective; its optimal critic is the log density ratio (App. B.1); "
                       "read out as the NWJ bound of T + 1 and as the plug-in mean T_p",

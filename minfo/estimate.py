@@ -351,6 +351,21 @@ class Objective:
         self.value_trained = torch.tensor([s.value_trained for s in self.specs], device=device)
         self.has_plugin = any(s.name == "js" for s in self.specs)
         self.state: dict = {n: None for n in self.groups}
+        self.closed = len(self.groups) == 1 and self.structure == "shuffle" and self.specs[0].step_grad is not None
+
+    def with_grad(self, S: torch.Tensor):
+        ("(value, loss, plug-in, new state, ∂loss/∂S) of the scores S [K, ...]: in closed form where one bound with a "
+         "`step_grad` scores shuffled pairs, else through autograd")
+        if not self.closed:
+            S = S.detach().requires_grad_()
+            with torch.enable_grad():
+                v, loss, plug, new = self(S)
+                dS, = torch.autograd.grad(loss.sum(), S)
+            return v.detach(), loss.detach(), plug, new, dS
+        n, = self.groups
+        out, d_joint, d_marg = self.specs[0].step_grad(split_scores(S.detach(), "shuffle"), self.state.get(n), **self.options[n])
+        plug = S.new_full((S.shape[0],), float("nan")) if out.plugin is None else out.plugin
+        return out.value, out.loss, plug, {n: out.state}, torch.stack((d_joint, d_marg), 1)
 
     def __call__(self, S: torch.Tensor, state: dict | None = None):
         "Per-critic (value [K], loss [K], plug-in [K] (nan where none), new state) of the scores S"
@@ -656,12 +671,9 @@ class _Run:
 
     def grad_fn(self, S: torch.Tensor) -> torch.Tensor:
         "d loss / d scores of the alive critics (zero for the others); keeps the step's values for `after_step`"
-        S = S.detach().requires_grad_()
-        with torch.enable_grad():
-            v, loss, plug, new = self.objective(S)
-            dS, = torch.autograd.grad(loss.sum(), S)
-        now = self.guard.check(v.detach(), loss.detach(), dS)
-        self._step_state = dict(v=v.detach(), plug=plug, new=new, now=now)
+        v, loss, plug, new, dS = self.objective.with_grad(S)
+        now = self.guard.check(v, loss, dS)
+        self._step_state = dict(v=v, plug=plug, new=new, now=now)
         return torch.where(now.view(-1, *([1] * (S.dim() - 1))), dS, 0.0)
 
     def step(self, step: int):

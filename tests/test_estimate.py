@@ -324,3 +324,21 @@ def test_estimator_object_is_reusable():
     a, b = est.estimate(x, x + rng.normal(size=(600, 2))), est.estimate(x, rng.normal(size=(600, 2)))
     assert float(a) == a.value and "nwj" in repr(est)
     assert np.isfinite(a.value) and np.isfinite(b.value)
+
+
+def test_cpu_matmul_switch(monkeypatch):
+    "MINFO_CPU_MATMUL=torch keeps every product on torch.mm, a wrong value is refused at import; both paths train alike"
+    code = "import minfo.critics as c; print(c.CPU_MATMUL, c._ONEDNN is None)"
+    env = dict(os.environ, MINFO_CPU_MATMUL="torch")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["torch", "True"]
+    env["MINFO_CPU_MATMUL"] = "mkl"
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and "unknown MINFO_CPU_MATMUL 'mkl'; choose one of 'auto', 'torch'" in res.stderr
+    from minfo import critics
+    kw = dict(hidden=(256, 256), batch_size=256, steps=12, eval_every=4, lr=1e-4, device="cpu", n_bootstrap=0, progress=False)
+    ref = estimate_mi(CorrelatedGaussians(mi=4.0), bound="nwj", seed=1, activation="relu", **kw)  # 2N x 256 x 256 = 2^25: oneDNN where on
+    monkeypatch.setattr(critics, "_ONEDNN", None)
+    alt = estimate_mi(CorrelatedGaussians(mi=4.0), bound="nwj", seed=1, activation="relu", **kw)
+    np.testing.assert_allclose(np.asarray(ref.history, float), np.asarray(alt.history, float), rtol=0, atol=1e-4)
+    assert critics._on_onednn(torch.empty(512, 256), torch.empty(256, 256)) is False

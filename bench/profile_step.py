@@ -73,16 +73,16 @@ def floor_setup(hidden, N, activation, seed=0, mi=10.0):
         x, y = src.sample(N, generator=torch_gen)
         perm = torch.randperm(N, generator=torch_gen)
         inp[:N, :d] = x; inp[N:, :d] = x; inp[:N, d:] = y; torch.index_select(y, 0, perm, out=inp[N:, d:])
-        a = inp
-        for l, h in enumerate(hs):  # each product where minfo runs it (oneDNN for the large ones): both share kernels
-            a = _linear_act_(a, W[l], b[l], activation, lambda *_, h=h: h)
+        a, acts = inp, []
+        for l, h in enumerate(hs):  # each product where minfo runs it (oneDNN for the large ones, into a fresh tensor)
+            a = _linear_act_(a, W[l], b[l], activation, lambda *_, h=h: h); acts.append(a)
         T = torch.addmv(b[-1], a, W[-1].view(-1))
         dT[:N] = -1.0 / N; torch.exp(T[N:] - 1, out=dT[N:]).mul_(1.0 / N)  # d/dT of -(mean T_joint - mean e^(T_shuffled - 1))
         torch.mv(a.t(), dT, out=gW[-1].view(-1)); gb[-1].copy_(dT.sum())
         dh = torch.outer(dT, W[-1].view(-1), out=ds[-1])
         for l in reversed(range(len(hs))):
-            _act_backward_(dh, hs[l], activation)
-            torch.mm((hs[l - 1] if l else inp).t(), dh, out=gW[l]); torch.sum(dh, 0, out=gb[l])
+            _act_backward_(dh, acts[l], activation)
+            torch.mm((acts[l - 1] if l else inp).t(), dh, out=gW[l]); torch.sum(dh, 0, out=gb[l])
             if l: dh = _matmul_t(dh, W[l], lambda *_, o=ds[l - 1]: o)
 
     def step(): grad(); opt.step()

@@ -173,6 +173,22 @@ def _step_js(s: Scores, state=None) -> StepOut:
 def _step_smile(s: Scores, state=None, tau: float = 5.0) -> StepOut:
     return StepOut(smile(s.joint, s.marg, tau), -js(s.joint, s.marg))
 
+def _js_score_grads(s: Scores) -> tuple[torch.Tensor, torch.Tensor]:
+    ("The JS loss's gradient, $\\partial(-js)/\\partial T_{joint} = -\\sigma(-T_{joint})/N$ and "
+     "$\\partial(-js)/\\partial T_{marg} = \\sigma(T_{marg})/M$, through ATen's softplus backward on the gradients "
+     "autograd hands it: autograd's floats")
+    sp_back = torch.ops.aten.softplus_backward  # F.softplus's defaults: beta 1, threshold 20
+    d_joint = sp_back(s.joint.new_ones(()).div_(s.joint.shape[-1]).expand_as(s.joint), -s.joint, 1.0, 20.0).neg_()
+    return d_joint, sp_back(s.marg.new_ones(()).div_(s.marg.shape[-1]).expand_as(s.marg), s.marg, 1.0, 20.0)
+
+def _step_grad_js(s: Scores, state=None) -> tuple[StepOut, torch.Tensor, torch.Tensor]:
+    "`_step_js` and its loss's gradient in closed form (`_js_score_grads`)"
+    return (_step_js(s), *_js_score_grads(s))
+
+def _step_grad_smile(s: Scores, state=None, tau: float = 5.0) -> tuple[StepOut, torch.Tensor, torch.Tensor]:
+    "`_step_smile` and its loss's gradient in closed form: SMILE trains on JS (`_js_score_grads`)"
+    return (_step_smile(s, state, tau), *_js_score_grads(s))
+
 def _step_infonce(s: Scores, state=None) -> StepOut:
     if s.matrix is None: raise ValueError("infonce needs the N x N matrix of all pairs (scores='matrix')")
     v = infonce(s.matrix); return StepOut(v, -v)
@@ -213,10 +229,10 @@ BOUNDS: dict[str, BoundSpec] = {s.name: s for s in [
     BoundSpec("js", "objective", js, "pair", "eqs. (6), (7), (18)",
               summary="f-GAN / Jensen–Shannon objective; its optimal critic is the log density ratio (App. B.1); "
                       "read out as the NWJ bound of T + 1 and as the plug-in mean T_p",
-              step=_step_js, trains_on="js", value_trained=False),
+              step=_step_js, trains_on="js", value_trained=False, step_grad=_step_grad_js),
     BoundSpec("smile", "estimate", smile, "pair", "Song & Ermon (2020)",
               summary="clipped DV read-out of a JS-trained critic; a lower bound only at tau = inf",
-              step=_step_smile, trains_on="js", options=("tau",), value_trained=False),
+              step=_step_smile, trains_on="js", options=("tau",), value_trained=False, step_grad=_step_grad_smile),
     BoundSpec("infonce", "lower bound", infonce, "matrix", "eq. (8)", capped_at_log_n=True,
               summary="InfoNCE over an N x N score matrix; never above log N",
               scores="matrix", step=_step_infonce, trains_on="infonce", offset_exact=False),

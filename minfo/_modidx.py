@@ -10,6 +10,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                               'minfo.bounds._as_scores': ('background.html#_as_scores', 'minfo/bounds.py'),
                               'minfo.bounds._check_pair': ('background.html#_check_pair', 'minfo/bounds.py'),
                               'minfo.bounds._js_score_grads': ('background.html#_js_score_grads', 'minfo/bounds.py'),
+                              'minfo.bounds._mean_backward': ('background.html#_mean_backward', 'minfo/bounds.py'),
                               'minfo.bounds._step_dv': ('background.html#_step_dv', 'minfo/bounds.py'),
                               'minfo.bounds._step_grad_js': ('background.html#_step_grad_js', 'minfo/bounds.py'),
                               'minfo.bounds._step_grad_nwj': ('background.html#_step_grad_nwj', 'minfo/bounds.py'),

@@ -153,13 +153,16 @@ class StepOut(NamedTuple):
 def _step_nwj(s: Scores, state=None) -> StepOut:
     v = nwj(s.joint, s.marg); return StepOut(v, -v)
 
+def _mean_backward(t: torch.Tensor, g: float = 1.0) -> torch.Tensor:
+    "∂(g · mean(t, -1))/∂t = g/N for t [..., N], as autograd's mean backward computes it (g divided by N in t's dtype)"
+    return t.new_full((), g).div_(t.shape[-1]).expand_as(t)
+
 def _step_grad_nwj(s: Scores, state=None) -> tuple[StepOut, torch.Tensor, torch.Tensor]:
     ("`_step_nwj` and its loss's gradient in closed form, the floats autograd gives: "
      "$\\partial(-v)/\\partial T_{joint} = -1/N$, $\\partial(-v)/\\partial T_{marg} = e^{T_{marg} - 1}/M$")
     e = torch.exp(s.marg - 1)
     v = s.joint.mean(-1) - e.mean(-1)  # nwj's value, op for op
-    d_joint = s.joint.new_full((), -1.0).div_(s.joint.shape[-1]).expand_as(s.joint)  # mean's backward: (-1) / N
-    return StepOut(v, -v), d_joint, e.mul_(s.marg.new_ones(()).div_(s.marg.shape[-1]))  # exp's backward: (1 / M) e
+    return StepOut(v, -v), _mean_backward(s.joint, -1.0), e.mul_(_mean_backward(s.marg))  # exp's backward: (1 / M) e
 
 def _step_dv(s: Scores, state=None) -> StepOut:
     v = dv(s.joint, s.marg); return StepOut(v, -v)
@@ -178,8 +181,7 @@ def _js_score_grads(s: Scores) -> tuple[torch.Tensor, torch.Tensor]:
      "$\\partial(-js)/\\partial T_{marg} = \\sigma(T_{marg})/M$, through ATen's softplus backward on the gradients "
      "autograd hands it: autograd's floats")
     sp_back = torch.ops.aten.softplus_backward  # F.softplus's defaults: beta 1, threshold 20
-    d_joint = sp_back(s.joint.new_ones(()).div_(s.joint.shape[-1]).expand_as(s.joint), -s.joint, 1.0, 20.0).neg_()
-    return d_joint, sp_back(s.marg.new_ones(()).div_(s.marg.shape[-1]).expand_as(s.marg), s.marg, 1.0, 20.0)
+    return (sp_back(_mean_backward(s.joint), -s.joint, 1.0, 20.0).neg_(), sp_back(_mean_backward(s.marg), s.marg, 1.0, 20.0))
 
 def _step_grad_js(s: Scores, state=None) -> tuple[StepOut, torch.Tensor, torch.Tensor]:
     "`_step_js` and its loss's gradient in closed form (`_js_score_grads`)"

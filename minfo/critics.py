@@ -147,7 +147,34 @@ class StackedCritic(nn.Module):
     def params(self, buf: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         "Named [K, *shape] views into `buf` (default: the parameters)"
         buf = self.flat if buf is None else buf
+        if buf.requires_grad: return self._named(buf)  # under autograd: fresh views, recorded in this graph
+        return dict(self._views(buf)[0])
+
+    def _named(self, buf: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: buf[:, o:o + size].view(self.n_critics, *shape) for name, shape, o, size, _ in self.layout}
+
+    def _critic_views(self, pk: dict) -> dict:
+        "Critic k's views `pk` ({name: [*shape]}), with any a subclass's fast path adds"
+        return pk
+
+    def _views(self, buf: torch.Tensor) -> tuple[dict, list[dict]]:
+        ("The named [K, *shape] views into a buffer outside autograd, and each critic's ({name: [*shape]}), made once per "
+         "buffer and reused: a training step reads them twice and would otherwise rebuild ~20 views each time. Keyed by "
+         "the buffer's address, dtype, device, shape and strides; the views keep that memory alive, so a key names one "
+         "memory")
+        key = (buf.data_ptr(), buf.dtype, buf.device, tuple(buf.shape), buf.stride())
+        cache = self.__dict__.setdefault("_view_cache", {})
+        if key not in cache:
+            if len(cache) >= 4: cache.clear()  # a few live buffers: parameters, gradient, a low-precision copy
+            named = self._named(buf)
+            cache[key] = named, [self._critic_views({n: t[k] for n, t in named.items()}) for k in range(self.n_critics)]
+        return cache[key]
+
+    def __getstate__(self):
+        "Copies and pickles leave the reused views and scratch tensors behind"
+        state = self.__dict__.copy()
+        state.pop("_view_cache", None); state.pop("_scratch", None)
+        return state
 
     def _batch(self, x: torch.Tensor, y: torch.Tensor):
         "Broadcast [N, d] inputs to [K, N, d] and check shapes"
@@ -258,10 +285,9 @@ class JointCritic(StackedCritic):
         if getattr(self, "_scratch", None) is None: self._scratch = _Scratch()
         return self._scratch
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_scratch", None)
-        return state
+    def _critic_views(self, pk: dict) -> dict:
+        "Adds the first layer's x and y halves ($W_0^x$, $W_0^y$) and the output weights as a vector"
+        return dict(pk, W0x=pk["W0"][:self.x_dim], W0y=pk["W0"][self.x_dim:], wout=pk["Wout"].view(-1))
 
     def _draws_masks(self) -> bool:
         "Whether a pass draws dropout masks (training mode and some dropout)"
@@ -316,37 +342,37 @@ class JointCritic(StackedCritic):
         return _joint_train_scores(self, x, y, negatives, perm, grad_fn, generators)
 
 # %% ../nbs/02b_critics.ipynb #2584f4fd
-def _joint_forward(p: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, drop: bool, gen, keep: bool,
+def _joint_forward(pk: dict, k: int, z0: torch.Tensor, act: str, dropout: tuple, drop: bool, gen, keep: bool,
                    ws: Callable = _no_scratch):
-    "Critic k's scores from its first-layer pre-activations z0 [M, h_0]; with `keep`, each layer's (input, h, mask)"
+    ("Critic k's scores from its first-layer pre-activations z0 [M, h_0] (its views `pk`, `JointCritic._critic_views`); "
+     "with `keep`, each layer's (input, h, mask)")
     inp, cache = z0, []
     for l in range(len(dropout)):
-        h = _act_(inp, act) if l == 0 else _linear_act_(inp, p[f"W{l}"][k], p[f"b{l}"][k], act, ws, (k, l))
+        h = _act_(inp, act) if l == 0 else _linear_act_(inp, pk[f"W{l}"], pk[f"b{l}"], act, ws, (k, l))
         mask = None
         if drop and dropout[l] > 0:
             mask = torch.empty_like(h).bernoulli_(1 - dropout[l], generator=gen).div_(1 - dropout[l])
         if keep: cache.append((inp if l > 0 else None, h, mask))
         inp = h if mask is None else h * mask
     if keep: cache.append(inp)
-    return torch.addmv(p["bout"][k], inp, p["Wout"][k].view(-1)), cache
+    return torch.addmv(pk["bout"], inp, pk["wout"]), cache
 
-def _joint_backward(p: dict, g: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable,
+def _joint_backward(pk: dict, gk: dict, k: int, cache: list, dt: torch.Tensor, act: str, acc: Callable,
                     ws: Callable = _no_scratch) -> torch.Tensor:
-    ("Add critic k's layer gradients (from d loss / d scores `dt`) to g; returns d loss / d first-layer pre-activation "
+    ("Add critic k's layer gradients (from d loss / d scores `dt`) to its gradient views gk; returns d loss / d first-layer pre-activation "
      "(in `ws`'s memory when it reuses and the product was not oneDNN's)")
-    last, w_out = cache[-1], p["Wout"][k].view(-1)
-    g["Wout"][k].view(-1).add_(torch.mv(last.t(), dt))
-    g["bout"][k].add_(dt.sum())
+    last, w_out = cache[-1], pk["wout"]
+    gk["wout"].add_(torch.mv(last.t(), dt))
+    gk["bout"].add_(dt.sum())
     dh = torch.outer(dt, w_out, out=ws(("d", len(cache) - 2), (len(dt), len(w_out)), last))
     for l in reversed(range(len(cache) - 1)):
         inp, h, mask = cache[l]
         if mask is not None: dh = dh.mul_(mask)
         dz = _act_backward_(dh, h, act)  # dh is this pass's own: a fresh tensor or scratch
         if l > 0:
-            W = p[f"W{l}"][k]
-            acc(g[f"W{l}"][k], inp.t(), dz)
-            g[f"b{l}"][k].add_(dz.sum(0))
-            dh = _matmul_t(dz, W, ws, ("d", l - 1))
+            acc(gk[f"W{l}"], inp.t(), dz)
+            gk[f"b{l}"].add_(dz.sum(0))
+            dh = _matmul_t(dz, pk[f"W{l}"], ws, ("d", l - 1))
     return dz
 
 # %% ../nbs/02b_critics.ipynb #2b26cb61
@@ -354,12 +380,12 @@ def _with_shuffled(y: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
     "[K, 2N, d]: the rows of y [K, N, d], then the same rows in the order of `perm` ([K, N] or [N])"
     return torch.cat([y, y.gather(1, _perm_index(perm, y))], 1)
 
-def _first_layer_shuffled(p: dict, k: int, x: torch.Tensor, yy: torch.Tensor, dx: int, ws: Callable = _no_scratch) -> torch.Tensor:
+def _first_layer_shuffled(pk: dict, k: int, x: torch.Tensor, yy: torch.Tensor, ws: Callable = _no_scratch) -> torch.Tensor:
     ("Critic k's first-layer pre-activations [2N, h_0] of the joint then the shuffled pairs: $y W_0^y + b_0$ on the 2N "
      "rows of yy, plus $x W_0^x$ computed once on x's N rows and added to both halves")
-    N, h0 = len(x), p["W0"].shape[-1]
-    z = torch.addmm(p["b0"][k], yy, p["W0"][k, dx:], out=ws((k, 0), (2 * N, h0), yy))
-    return z.view(2, N, -1).add_(torch.mm(x, p["W0"][k, :dx], out=ws("xW", (N, h0), x))).view(2 * N, -1)
+    N, h0 = len(x), pk["W0"].shape[-1]
+    z = torch.addmm(pk["b0"], yy, pk["W0y"], out=ws((k, 0), (2 * N, h0), yy))
+    return z.view(2, N, -1).add_(torch.mm(x, pk["W0x"], out=ws("xW", (N, h0), x))).view(2 * N, -1)
 
 def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn: Callable, generators=None) -> torch.Tensor:
     "`JointCritic.train_scores`: a forward pass per critic, one `grad_fn` on all scores, a hand-written backward per critic"
@@ -372,10 +398,11 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     else:
         blocks, shape = critic._row_blocks(N), (K, N, N)
     shuffle = blocks == [None]
-    act, dx = critic.activation, critic.x_dim
+    act = critic.activation
     if critic.flat.grad is None: critic.flat.grad = torch.zeros_like(critic.flat)
     lp = critic.matmul_dtype is not None and critic.matmul_dtype != critic.flat.dtype  # low-precision matmuls
-    p, g = critic.params(critic.flat.detach().to(critic.matmul_dtype) if lp else critic.flat.detach()), critic.params(critic.flat.grad)
+    pks = critic._views(critic.flat.detach().to(critic.matmul_dtype) if lp else critic.flat.detach())[1]
+    gks = critic._views(critic.flat.grad)[1]
     if lp: x, y = x.to(critic.matmul_dtype), y.to(critic.matmul_dtype)
     acc = (lambda out, a, b: out.add_(torch.mm(a, b))) if lp else (lambda out, a, b: out.addmm_(a, b))
     drop = critic._draws_masks()
@@ -384,14 +411,14 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     seeds = _chunk_seeds(generators, len(blocks)) if (drop and chunked) else None
     h0, ws = critic.hidden[0], critic.scratch() if shuffle else _no_scratch  # shuffle: 2N rows, kept from step to step
     if shuffle: y = _with_shuffled(y, perm)  # [K, 2N, dy]
-    else: first = [(torch.mm(x[k], p["W0"][k, :dx]), torch.addmm(p["b0"][k], y[k], p["W0"][k, dx:])) for k in range(K)]
+    else: first = [(torch.mm(x[k], pk["W0x"]), torch.addmm(pk["b0"], y[k], pk["W0y"])) for k, pk in enumerate(pks)]
 
     def z0(k, blk):  # first-layer pre-activations of critic k's rows in block blk
-        if blk is None: return _first_layer_shuffled(p, k, x[k], y[k], dx, ws)  # y[k]: joint, then shuffled rows
+        if blk is None: return _first_layer_shuffled(pks[k], k, x[k], y[k], ws)  # y[k]: joint, then shuffled rows
         A, B = first[k]
         return (A[blk[0]:blk[1]].unsqueeze(1) + B.unsqueeze(0)).flatten(0, 1)
 
-    def forward(k, blk, gen, keep): return _joint_forward(p, k, z0(k, blk), act, critic.dropout, drop, gen, keep, ws)
+    def forward(k, blk, gen, keep): return _joint_forward(pks[k], k, z0(k, blk), act, critic.dropout, drop, gen, keep, ws)
 
     def rows(blk): return slice(None) if blk is None else slice(blk[0] * N, blk[1] * N)
     T, caches = x.new_empty(K, math.prod(shape[1:]), dtype=critic.flat.dtype), {}
@@ -403,30 +430,30 @@ def _joint_train_scores(critic: JointCritic, x, y, negatives: str, perm, grad_fn
     if lp: dT = dT.to(critic.matmul_dtype)
     for k in range(K):  # backward; chunked blocks are scored again, now keeping their activations
         if shuffle:  # one block of 2N rows; x's half of the first layer is shared by both
-            dz = _joint_backward(p, g, k, caches.pop((k, 0)), dT[k], act, acc, ws)
-            acc(g["W0"][k, :dx], x[k].t(), torch.add(dz[:N], dz[N:], out=ws("dxW", (N, h0), dz)))
-            acc(g["W0"][k, dx:], y[k].t(), dz)  # y[k]: the joint then the shuffled rows
-            g["b0"][k].add_(dz.sum(0))
+            dz = _joint_backward(pks[k], gks[k], k, caches.pop((k, 0)), dT[k], act, acc, ws)
+            acc(gks[k]["W0x"], x[k].t(), torch.add(dz[:N], dz[N:], out=ws("dxW", (N, h0), dz)))
+            acc(gks[k]["W0y"], y[k].t(), dz)  # y[k]: the joint then the shuffled rows
+            gks[k]["b0"].add_(dz.sum(0))
             continue
         dA, dB = (torch.zeros(N, critic.hidden[0], dtype=critic.flat.dtype, device=x.device) for _ in range(2))
         for c, blk in enumerate(blocks):
             cache = caches.pop((k, c))
             if chunked: cache = forward(k, blk, None if not drop else _seeded(seeds[c], x.device)[k], keep=True)[1]
-            dz = _joint_backward(p, g, k, cache, dT[k, rows(blk)], act, acc).to(critic.flat.dtype).view(blk[1] - blk[0], N, -1)
+            dz = _joint_backward(pks[k], gks[k], k, cache, dT[k, rows(blk)], act, acc).to(critic.flat.dtype).view(blk[1] - blk[0], N, -1)
             dA[blk[0]:blk[1]] += dz.sum(1); dB += dz.sum(0)
-        acc(g["W0"][k, :dx], x[k].t(), dA.to(x.dtype)); acc(g["W0"][k, dx:], y[k].t(), dB.to(x.dtype))
-        g["b0"][k].add_(dB.sum(0))
+        acc(gks[k]["W0x"], x[k].t(), dA.to(x.dtype)); acc(gks[k]["W0y"], y[k].t(), dB.to(x.dtype))
+        gks[k]["b0"].add_(dB.sum(0))
     return T.view(shape)
 
 def _joint_read_shuffled(critic: JointCritic, x, y, perm) -> torch.Tensor:
     ("Joint and shuffled scores [K, 2, N] of a reading (no autograd, no dropout masks): "
      "the training pass's forward, one critic at a time with 2-D matmuls (CPU's bmm is slower), x W_0^x once for both halves")
     K, N = x.shape[:2]
-    p, dx = critic.params(critic.flat.detach()), critic.x_dim
+    pks = critic._views(critic.flat.detach())[1]
     yy, T = _with_shuffled(y, perm), x.new_empty(K, 2 * N, dtype=critic.flat.dtype)
     for k in range(K):
-        z0 = _first_layer_shuffled(p, k, x[k], yy[k], dx)
-        T[k] = _joint_forward(p, k, z0, critic.activation, critic.dropout, False, None, False)[0]
+        z0 = _first_layer_shuffled(pks[k], k, x[k], yy[k])
+        T[k] = _joint_forward(pks[k], k, z0, critic.activation, critic.dropout, False, None, False)[0]
     return T.view(K, 2, N)
 
 # %% ../nbs/02b_critics.ipynb #e9647458

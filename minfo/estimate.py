@@ -622,6 +622,28 @@ def _make_adam(params, lr: float, weight_decay: float):
     try: return torch.optim.Adam(params, fused=True, **kw)
     except (RuntimeError, TypeError): return torch.optim.Adam(params, foreach=True, **kw)
 
+def _adam_stepper(opt: torch.optim.Optimizer) -> Callable[[], None]:
+    ("`opt.step`, or for a fused Adam over one tensor the very kernel call it makes (step count + 1, then "
+     "`torch._fused_adam_` on the same tensors and hyper-parameters) without its per-call bookkeeping (hooks, grouping "
+     "by device and dtype, ~0.1 ms): the same floats. The first step, which creates the moments, is `opt.step` itself")
+    g, kernel = opt.param_groups[0], getattr(torch, "_fused_adam_", None)
+    plain = (type(opt) is torch.optim.Adam and len(opt.param_groups) == 1 and len(g["params"]) == 1 and g.get("fused")
+             and not any(g.get(k) for k in ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay"))
+             and not isinstance(g["lr"], torch.Tensor))
+    if kernel is None or not plain: return opt.step
+    p, = g["params"]
+
+    @torch.no_grad()
+    def step():
+        st = opt.state.get(p)
+        if not st or p.grad is None: return opt.step()
+        st["step"].add_(1)
+        (b1, b2) = g["betas"]
+        kernel([p], [p.grad], [st["exp_avg"]], [st["exp_avg_sq"]], [], [st["step"]], amsgrad=False, lr=g["lr"],
+               beta1=float(b1), beta2=float(b2), weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
+               grad_scale=None, found_inf=None)
+    return step
+
 def _eval_every(s: EstimatorSettings) -> int:
     return s.eval_every if s.eval_every is not None else max(1, min(epoch_length(s.batch_size), s.steps // 20))
 
@@ -661,6 +683,7 @@ class _Run:
         self.critic = _make_critic(s, dx, dy, seeds_k, self.dev)
         self.critic.flat.grad = torch.zeros_like(self.critic.flat)
         self.opt = _make_adam([self.critic.flat], s.lr, s.weight_decay)
+        self.adam_step = _adam_stepper(self.opt)
         derange = s.negatives == "derange"
         self.batcher = Batcher(self.srcs, seeds_k, self.N, self.structure, self.dev, derange)
         self.guard = DivergenceGuard(len(self.per), s.explode, self.objective.value_trained, self.dev)
@@ -685,7 +708,7 @@ class _Run:
         self.guard.commit(st["now"], step)
         self.objective.commit(st["new"], self.guard.alive)
         self.history.add(st["v"], st["plug"], self.guard.alive)
-        self.opt.step()
+        self.adam_step()
 
     def evaluate(self, step: int):
         self.history.record(step, self.guard.alive, self.heldout.read(self.critic, self.objective) if self.read_each else None)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .bounds import BOUNDS, Scores, StepOut, get_bound
-from .inputs import as_labels, as_table, is_label_column, to_numpy
+from .inputs import _all_finite, as_labels, as_table, is_label_column, to_numpy
 from .critics import ACTIVATIONS, CHUNK_ROWS, JointCritic, SeparableCritic, BilinearCritic, StackedCritic
 from .utils import is_int, is_num, check_bool, check_choice, check_int, check_number, count_flops, progress, resolve_device
 
@@ -405,21 +405,36 @@ class DivergenceGuard:
         self.untrained = None if bool(value_trained.all()) else ~value_trained  # critics whose value is only read out
         self.alive = torch.ones(K, dtype=torch.bool, device=device)
         self.died = torch.full((K,), -1, dtype=torch.long, device=device)
+        self.host = self.alive.device.type == "cpu"  # reading a number costs no sync: one test for all critics a step
+        self.everyone = True  # all K alive (kept on the host beside `alive`)
 
     def _within(self, a: torch.Tensor) -> torch.Tensor:
         "|x| finite and at most `explode`, from a = |x| (nan compares false; with explode = inf, finite is a < inf)"
         return a < math.inf if math.isinf(self.explode) else a <= self.explode
 
+    def _all_pass(self, value: torch.Tensor, loss: torch.Tensor, dS: torch.Tensor) -> bool:
+        ("Whether every critic passes, in one test: the largest |loss| and |value| within `explode` (amax carries a nan "
+         "through) and every gradient entry finite (`_all_finite`)")
+        m = torch.stack((loss, value)).abs().amax().item()
+        return (m < math.inf if math.isinf(self.explode) else m <= self.explode) and _all_finite(dS)
+
     def check(self, value: torch.Tensor, loss: torch.Tensor, dS: torch.Tensor) -> torch.Tensor:
-        "Critics alive after this step: finite loss, gradient and (where trained) value, all within `explode`"
+        ("Critics alive after this step: finite loss, gradient and (where trained) value, all within `explode`. On the CPU, "
+         "while all critics live and all values are trained, one test for all first: when it passes, `alive` itself")
+        if self.host and self.everyone and self.untrained is None and self._all_pass(value, loss, dS): return self.alive
         ok = self._within(loss.abs()) & (dS.flatten(1).abs().amax(1) < math.inf)  # amax carries a nan through
         val = self._within(value.abs())
         ok &= val if self.untrained is None else self.untrained | val
         return self.alive & ok
 
     def commit(self, now: torch.Tensor, step: int):
-        self.died = torch.where(self.alive & ~now, step, self.died)
-        self.alive = now
+        if now is self.alive: return  # the one test passed: nobody died
+        self.load(now, torch.where(self.alive & ~now, step, self.died))
+
+    def load(self, alive: torch.Tensor, died: torch.Tensor):
+        "Set who is alive and when the others died (a step's outcome, or a checkpoint's)"
+        self.alive, self.died = alive, died
+        if self.host: self.everyone = bool(alive.all())
 
     @torch.no_grad()
     def freeze(self, critic: StackedCritic, optimizer: torch.optim.Optimizer):
@@ -438,9 +453,10 @@ class History:
         self.acc, self.acc_plug, self.n = torch.zeros(K, device=device), torch.zeros(K, device=device), 0
         self.rows = dict(train=[], plug=[], val=[], val_plug=[], steps=[])
 
-    def add(self, value: torch.Tensor, plug: torch.Tensor, alive: torch.Tensor):
-        self.acc += torch.where(alive, value, 0.0)
-        self.acc_plug += torch.where(alive, plug, 0.0)
+    def add(self, value: torch.Tensor, plug: torch.Tensor, alive: torch.Tensor, everyone: bool = False):
+        "Add the step's values and plug-ins of the critics alive (`everyone`: all K are, as the host knows)"
+        self.acc += value if everyone else torch.where(alive, value, 0.0)
+        self.acc_plug += plug if everyone else torch.where(alive, plug, 0.0)
         self.n += 1
 
     def record(self, step: int, alive: torch.Tensor, heldout: tuple | None = None):
@@ -697,6 +713,7 @@ class _Run:
         v, loss, plug, new, dS = self.objective.with_grad(S)
         now = self.guard.check(v, loss, dS)
         self._step_state = dict(v=v, plug=plug, new=new, now=now)
+        if now is self.guard.alive and self.guard.everyone: return dS  # all alive, all passed
         return torch.where(now.view(-1, *([1] * (S.dim() - 1))), dS, 0.0)
 
     def step(self, step: int):
@@ -707,7 +724,7 @@ class _Run:
         st = self._step_state
         self.guard.commit(st["now"], step)
         self.objective.commit(st["new"], self.guard.alive)
-        self.history.add(st["v"], st["plug"], self.guard.alive)
+        self.history.add(st["v"], st["plug"], self.guard.alive, self.guard.host and self.guard.everyone)
         self.adam_step()
 
     def evaluate(self, step: int):
@@ -723,7 +740,7 @@ class _Run:
         start, vals = ck.restore(critic=self.critic, optimizer=self.opt)
         if start:
             self.batcher.load(vals["gen_states"])
-            self.guard.alive, self.guard.died = vals["alive"].to(self.dev), vals["died"].to(self.dev)
+            self.guard.load(vals["alive"].to(self.dev), vals["died"].to(self.dev))
             self.history.rows = vals["history"]
             self.objective.state = {n: None if v is None else v.to(self.dev) for n, v in vals["state"].items()}
         return start

@@ -638,26 +638,30 @@ def _make_adam(params, lr: float, weight_decay: float):
     try: return torch.optim.Adam(params, fused=True, **kw)
     except (RuntimeError, TypeError): return torch.optim.Adam(params, foreach=True, **kw)
 
-def _adam_stepper(opt: torch.optim.Optimizer) -> Callable[[], None]:
+def _adam_stepper(opt: torch.optim.Optimizer, kernel: Callable | None = None) -> Callable[[], None]:
     ("`opt.step`, or for a fused Adam over one tensor the very kernel call it makes (step count + 1, then "
      "`torch._fused_adam_` on the same tensors and hyper-parameters) without its per-call bookkeeping (hooks, grouping "
-     "by device and dtype, ~0.1 ms): the same floats. The first step, which creates the moments, is `opt.step` itself")
-    g, kernel = opt.param_groups[0], getattr(torch, "_fused_adam_", None)
+     "by device and dtype, ~0.1 ms): the same floats. The first step, which creates the moments, is `opt.step` itself, "
+     "and so is every step after the kernel refuses its arguments (a torch whose private kernel changed)")
+    g, kernel = opt.param_groups[0], kernel or getattr(torch, "_fused_adam_", None)
     plain = (type(opt) is torch.optim.Adam and len(opt.param_groups) == 1 and len(g["params"]) == 1 and g.get("fused")
              and not any(g.get(k) for k in ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay"))
              and not isinstance(g["lr"], torch.Tensor))
     if kernel is None or not plain: return opt.step
-    p, = g["params"]
+    p, works = g["params"][0], [True]
 
     @torch.no_grad()
     def step():
         st = opt.state.get(p)
-        if not st or p.grad is None: return opt.step()
+        if not (works[0] and st and p.grad is not None): return opt.step()
         st["step"].add_(1)
         (b1, b2) = g["betas"]
-        kernel([p], [p.grad], [st["exp_avg"]], [st["exp_avg_sq"]], [], [st["step"]], amsgrad=False, lr=g["lr"],
-               beta1=float(b1), beta2=float(b2), weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
-               grad_scale=None, found_inf=None)
+        try: kernel([p], [p.grad], [st["exp_avg"]], [st["exp_avg_sq"]], [], [st["step"]], amsgrad=False, lr=g["lr"],
+                    beta1=float(b1), beta2=float(b2), weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
+                    grad_scale=None, found_inf=None)
+        except (TypeError, RuntimeError):  # arguments refused before any work: undo the count, step as torch does
+            st["step"].sub_(1); works[0] = False
+            return opt.step()
     return step
 
 def _eval_every(s: EstimatorSettings) -> int:

@@ -241,6 +241,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                 'minfo.estimate._config': ('estimate.html#_config', 'minfo/estimate.py'),
                                 'minfo.estimate._conv_same': ('estimate.html#_conv_same', 'minfo/estimate.py'),
                                 'minfo.estimate._eval_every': ('estimate.html#_eval_every', 'minfo/estimate.py'),
+                                'minfo.estimate._fused_group': ('estimate.html#_fused_group', 'minfo/estimate.py'),
                                 'minfo.estimate._has_dropout': ('estimate.html#_has_dropout', 'minfo/estimate.py'),
                                 'minfo.estimate._make_adam': ('estimate.html#_make_adam', 'minfo/estimate.py'),
                                 'minfo.estimate._make_critic': ('estimate.html#_make_critic', 'minfo/estimate.py'),

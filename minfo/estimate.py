@@ -638,29 +638,38 @@ def _make_adam(params, lr: float, weight_decay: float):
     try: return torch.optim.Adam(params, fused=True, **kw)
     except (RuntimeError, TypeError): return torch.optim.Adam(params, foreach=True, **kw)
 
+def _fused_group(opt: torch.optim.Optimizer) -> dict | None:
+    "The param group of a fused Adam over one tensor that sets no option `_adam_stepper`'s kernel call leaves out, else None"
+    if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1: return None
+    g = opt.param_groups[0]
+    ok = (len(g["params"]) == 1 and g.get("fused") and not isinstance(g["lr"], torch.Tensor)
+          and not any(g.get(k) for k in ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay")))
+    return g if ok else None
+
 def _adam_stepper(opt: torch.optim.Optimizer, kernel: Callable | None = None) -> Callable[[], None]:
     ("`opt.step`, or for a fused Adam over one tensor the very kernel call it makes (step count + 1, then "
      "`torch._fused_adam_` on the same tensors and hyper-parameters) without its per-call bookkeeping (hooks, grouping "
-     "by device and dtype, ~0.1 ms): the same floats. The first step, which creates the moments, is `opt.step` itself, "
-     "and so is every step after the kernel refuses its arguments (a torch whose private kernel changed)")
-    g, kernel = opt.param_groups[0], kernel or getattr(torch, "_fused_adam_", None)
-    plain = (type(opt) is torch.optim.Adam and len(opt.param_groups) == 1 and len(g["params"]) == 1 and g.get("fused")
-             and not any(g.get(k) for k in ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay"))
-             and not isinstance(g["lr"], torch.Tensor))
-    if kernel is None or not plain: return opt.step
-    p, works = g["params"][0], [True]
+     "by device and dtype, ~0.1 ms): the same floats. The group is read at each step (`load_state_dict` replaces it). "
+     "The first step, which creates the moments, is `opt.step` itself, and so is every step after the kernel refuses "
+     "its arguments (a torch whose private kernel changed)")
+    kernel = kernel or getattr(torch, "_fused_adam_", None)
+    if kernel is None or _fused_group(opt) is None: return opt.step
+    works = True
 
     @torch.no_grad()
     def step():
-        st = opt.state.get(p)
-        if not (works[0] and st and p.grad is not None): return opt.step()
+        nonlocal works
+        g = _fused_group(opt) if works else None
+        p = g["params"][0] if g else None
+        st = opt.state.get(p) if g else None
+        if not (st and p.grad is not None): return opt.step()
         st["step"].add_(1)
         (b1, b2) = g["betas"]
         try: kernel([p], [p.grad], [st["exp_avg"]], [st["exp_avg_sq"]], [], [st["step"]], amsgrad=False, lr=g["lr"],
                     beta1=float(b1), beta2=float(b2), weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
                     grad_scale=None, found_inf=None)
         except (TypeError, RuntimeError):  # arguments refused before any work: undo the count, step as torch does
-            st["step"].sub_(1); works[0] = False
+            st["step"].sub_(1); works = False
             return opt.step()
     return step
 

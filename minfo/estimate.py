@@ -406,22 +406,21 @@ class DivergenceGuard:
         self.alive = torch.ones(K, dtype=torch.bool, device=device)
         self.died = torch.full((K,), -1, dtype=torch.long, device=device)
         self.host = self.alive.device.type == "cpu"  # reading a number costs no sync: one test for all critics a step
-        self.everyone = True  # all K alive (kept on the host beside `alive`)
+        self.everyone = self.host  # all K alive, as the host knows it (on a GPU it does not look: False)
 
-    def _within(self, a: torch.Tensor) -> torch.Tensor:
-        "|x| finite and at most `explode`, from a = |x| (nan compares false; with explode = inf, finite is a < inf)"
+    def _within(self, a):
+        "|x| finite and at most `explode`, from a = |x|, a tensor or a float (nan compares false; with explode = inf, finite is a < inf)"
         return a < math.inf if math.isinf(self.explode) else a <= self.explode
 
     def _all_pass(self, value: torch.Tensor, loss: torch.Tensor, dS: torch.Tensor) -> bool:
         ("Whether every critic passes, in one test: the largest |loss| and |value| within `explode` (amax carries a nan "
          "through) and every gradient entry finite (`_all_finite`)")
-        m = torch.stack((loss, value)).abs().amax().item()
-        return (m < math.inf if math.isinf(self.explode) else m <= self.explode) and _all_finite(dS)
+        return self._within(torch.stack((loss, value)).abs().amax().item()) and _all_finite(dS)
 
     def check(self, value: torch.Tensor, loss: torch.Tensor, dS: torch.Tensor) -> torch.Tensor:
         ("Critics alive after this step: finite loss, gradient and (where trained) value, all within `explode`. On the CPU, "
          "while all critics live and all values are trained, one test for all first: when it passes, `alive` itself")
-        if self.host and self.everyone and self.untrained is None and self._all_pass(value, loss, dS): return self.alive
+        if self.everyone and self.untrained is None and self._all_pass(value, loss, dS): return self.alive
         ok = self._within(loss.abs()) & (dS.flatten(1).abs().amax(1) < math.inf)  # amax carries a nan through
         val = self._within(value.abs())
         ok &= val if self.untrained is None else self.untrained | val
@@ -726,7 +725,7 @@ class _Run:
         v, loss, plug, new, dS = self.objective.with_grad(S)
         now = self.guard.check(v, loss, dS)
         self._step_state = dict(v=v, plug=plug, new=new, now=now)
-        if now is self.guard.alive and self.guard.everyone: return dS  # all alive, all passed
+        if now is self.guard.alive: return dS  # the guard's one test passed: all alive
         return torch.where(now.view(-1, *([1] * (S.dim() - 1))), dS, 0.0)
 
     def step(self, step: int):
@@ -737,7 +736,7 @@ class _Run:
         st = self._step_state
         self.guard.commit(st["now"], step)
         self.objective.commit(st["new"], self.guard.alive)
-        self.history.add(st["v"], st["plug"], self.guard.alive, self.guard.host and self.guard.everyone)
+        self.history.add(st["v"], st["plug"], self.guard.alive, self.guard.everyone)
         self.adam_step()
 
     def evaluate(self, step: int):
